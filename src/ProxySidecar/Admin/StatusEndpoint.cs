@@ -1,0 +1,80 @@
+using System.Reflection;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Microsoft.Extensions.Options;
+using ProxySidecar.Hosting;
+using ProxySidecar.Proxy;
+using ProxySidecar.Tls;
+
+namespace ProxySidecar.Admin;
+
+/// <summary>GET /status: what an operator asks first, as JSON. Tests wait on it instead of sleeping.</summary>
+internal sealed class StatusEndpoint(
+    SidecarLifecycle lifecycle,
+    CertificateStore certificates,
+    UpstreamHealth upstream,
+    IOptionsMonitor<UpstreamOptions> upstreamOptions,
+    IEnumerable<IStatusContributor> contributors) : IAdminEndpoint
+{
+    private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web) { WriteIndented = true };
+    private static readonly string Version =
+        typeof(StatusEndpoint).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "unknown";
+
+    private readonly IStatusContributor[] _contributors = contributors.ToArray();
+
+    public string Method => HttpMethods.Get;
+
+    public string Path => "/status";
+
+    public JsonObject Build()
+    {
+        var certificate = certificates.Current;
+        var reload = certificates.LastReload;
+        var probe = upstream.LastProbe;
+        var status = new JsonObject
+        {
+            ["version"] = Version,
+            ["state"] = lifecycle.State.ToString().ToLowerInvariant(),
+            ["uptimeSeconds"] = Math.Round(lifecycle.Uptime.TotalSeconds, 1),
+            ["certificate"] = certificate is null ? null : new JsonObject
+            {
+                ["subject"] = certificate.Subject,
+                ["dnsNames"] = new JsonArray(certificate.DnsNames.Select(n => (JsonNode?)n).ToArray()),
+                ["thumbprintSha256"] = certificate.Thumbprint,
+                ["notBefore"] = certificate.NotBefore,
+                ["notAfter"] = certificate.NotAfter,
+                ["source"] = certificate.Source,
+                ["lastReload"] = reload is null ? null : new JsonObject
+                {
+                    ["at"] = reload.At,
+                    ["result"] = reload.Outcome,
+                    ["error"] = reload.Error,
+                },
+            },
+            ["upstream"] = new JsonObject
+            {
+                ["address"] = upstreamOptions.CurrentValue.Address,
+                ["lastAnswered"] = upstream.LastAnswered,
+                ["lastProbe"] = new JsonObject
+                {
+                    ["at"] = probe.At == DateTimeOffset.MinValue ? null : probe.At,
+                    ["succeeded"] = probe.Succeeded,
+                    ["detail"] = probe.Detail,
+                },
+            },
+        };
+        foreach (var contributor in _contributors)
+        {
+            status[contributor.Name] = JsonSerializer.SerializeToNode(contributor.GetStatus(), Json);
+        }
+
+        return status;
+    }
+
+    public async Task HandleAsync(HttpContext context)
+    {
+        context.Response.ContentType = "application/json";
+        context.Response.Headers.CacheControl = "no-store";
+        await context.Response.WriteAsync(Build().ToJsonString(Json), context.RequestAborted).ConfigureAwait(false);
+    }
+}

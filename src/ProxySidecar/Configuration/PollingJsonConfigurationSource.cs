@@ -1,0 +1,201 @@
+using System.Security.Cryptography;
+
+namespace ProxySidecar.Configuration;
+
+/// <summary>
+/// The optional extra JSON file (a ConfigMap mount). Kubernetes updates a ConfigMap by swapping a
+/// <c>..data</c> symlink, which file watchers miss, so the file's content is compared on a timer.
+/// A file that does not parse keeps the last good values and reports the error.
+/// </summary>
+internal sealed class PollingJsonConfigurationSource(string path, TimeSpan interval, ConfigFileStatus status) : IConfigurationSource
+{
+    public string Path { get; } = path;
+
+    public ConfigFileStatus Status { get; } = status;
+
+    public TimeSpan Interval { get; } = interval;
+
+    public IConfigurationProvider Build(IConfigurationBuilder builder) => new PollingJsonConfigurationProvider(this);
+}
+
+internal sealed class PollingJsonConfigurationProvider : ConfigurationProvider, IDisposable
+{
+    private readonly PollingJsonConfigurationSource _source;
+    private readonly Timer _timer;
+    private byte[]? _hash;
+
+    public PollingJsonConfigurationProvider(PollingJsonConfigurationSource source)
+    {
+        _source = source;
+        _timer = new Timer(_ => Poll(), null, source.Interval, source.Interval);
+    }
+
+    public string Path => _source.Path;
+
+    public override void Load()
+    {
+        // First load: a missing file is allowed (the mount is optional); a malformed one is a start-up error.
+        if (!File.Exists(_source.Path))
+        {
+            Data = new Dictionary<string, string?>(StringComparer.OrdinalIgnoreCase);
+            _hash = null;
+            return;
+        }
+
+        var bytes = File.ReadAllBytes(_source.Path);
+        Data = Parse(bytes, _source.Path);
+        _hash = SHA256.HashData(bytes);
+    }
+
+    public void Dispose() => _timer.Dispose();
+
+    internal void Poll()
+    {
+        byte[]? bytes = null;
+        try
+        {
+            if (File.Exists(_source.Path))
+            {
+                bytes = File.ReadAllBytes(_source.Path);
+            }
+        }
+        catch (Exception error) when (error is IOException or UnauthorizedAccessException)
+        {
+            // Mid-swap or unreadable for a moment: try again on the next tick.
+            return;
+        }
+
+        var hash = bytes is null ? null : SHA256.HashData(bytes);
+        if (hash is null ? _hash is null : _hash is not null && hash.AsSpan().SequenceEqual(_hash))
+        {
+            return;
+        }
+
+        try
+        {
+            Data = bytes is null ? new Dictionary<string, string?>(StringComparer.OrdinalIgnoreCase) : Parse(bytes, _source.Path);
+            _hash = hash;
+        }
+        catch (FormatException error)
+        {
+            _hash = hash;
+            _source.Status.OnFailed(error);
+            return;
+        }
+
+        try
+        {
+            OnReload();
+            _source.Status.OnReloaded();
+        }
+        catch (Exception error)
+        {
+            // A subscriber rejected the new values (options validation); it keeps its last good snapshot.
+            _source.Status.OnFailed(error);
+        }
+    }
+
+    private static Dictionary<string, string?> Parse(byte[] bytes, string path)
+    {
+        try
+        {
+            using var stream = new MemoryStream(bytes);
+            var parsed = new ConfigurationBuilder().AddJsonStream(stream).Build();
+            var data = new Dictionary<string, string?>(StringComparer.OrdinalIgnoreCase);
+            foreach (var (key, value) in parsed.AsEnumerable())
+            {
+                if (value is not null)
+                {
+                    data[key] = value;
+                }
+            }
+
+            return data;
+        }
+        catch (Exception error) when (error is FormatException or System.Text.Json.JsonException or InvalidDataException)
+        {
+            throw new FormatException($"{path} is not valid JSON: {error.Message}", error);
+        }
+    }
+}
+
+internal static class ConfigFileExtensions
+{
+    public const string ConfigFileKey = "Sidecar:ConfigFile";
+    public const string ConfigFileVariable = "PROXYSIDECAR_CONFIG";
+    public const string ReloadIntervalKey = "Sidecar:ConfigFileReloadInterval";
+
+    /// <summary>
+    /// Adds the extra file named by <c>Sidecar:ConfigFile</c> or <c>PROXYSIDECAR_CONFIG</c>, above
+    /// appsettings*.json and below environment variables and the command line.
+    /// </summary>
+    public static ConfigFileStatus? AddSidecarConfigFile(this IConfigurationManager configuration)
+    {
+        var path = configuration[ConfigFileKey];
+        if (string.IsNullOrWhiteSpace(path))
+        {
+            path = Environment.GetEnvironmentVariable(ConfigFileVariable);
+        }
+
+        if (string.IsNullOrWhiteSpace(path))
+        {
+            return null;
+        }
+
+        var interval = TimeSpan.TryParse(configuration[ReloadIntervalKey], System.Globalization.CultureInfo.InvariantCulture, out var parsed) && parsed > TimeSpan.Zero
+            ? parsed
+            : TimeSpan.FromSeconds(2);
+        var fullPath = System.IO.Path.GetFullPath(path);
+        var status = new ConfigFileStatus(fullPath);
+        var source = new PollingJsonConfigurationSource(fullPath, interval, status);
+        var sources = configuration.Sources;
+        var index = sources.Count;
+        for (var i = 0; i < sources.Count; i++)
+        {
+            if (sources[i] is Microsoft.Extensions.Configuration.EnvironmentVariables.EnvironmentVariablesConfigurationSource { Prefix: null or "" })
+            {
+                index = i;
+                break;
+            }
+        }
+
+        try
+        {
+            sources.Insert(index, source);
+        }
+        catch (FormatException error)
+        {
+            throw new SidecarStartupException($"{ConfigFileKey}: {error.Message} Fix the file or unset {ConfigFileKey}/{ConfigFileVariable}.", error);
+        }
+
+        return status;
+    }
+
+}
+
+/// <summary>What happened to the extra config file's last change; logged, and shown in /status.</summary>
+internal sealed class ConfigFileStatus(string path)
+{
+    public string Path { get; } = path;
+
+    public DateTimeOffset? LastReload { get; private set; }
+
+    public string? LastError { get; private set; }
+
+    public event Action<Exception>? Failed;
+
+    public event Action? Reloaded;
+
+    internal void OnFailed(Exception error)
+    {
+        LastError = error.Message;
+        Failed?.Invoke(error);
+    }
+
+    internal void OnReloaded()
+    {
+        LastReload = DateTimeOffset.UtcNow;
+        LastError = null;
+        Reloaded?.Invoke();
+    }
+}

@@ -1,0 +1,84 @@
+using System.Net;
+using System.Net.Security;
+using Microsoft.AspNetCore.Connections;
+using Microsoft.AspNetCore.Connections.Features;
+using Microsoft.AspNetCore.Http.Features;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.AspNetCore.Server.Kestrel.Https;
+using Microsoft.Extensions.Options;
+using ProxySidecar.Tls;
+
+namespace ProxySidecar.Hosting;
+
+/// <summary>
+/// The two listeners: HTTPS on the public port (certificate chosen per handshake from the
+/// <see cref="CertificateStore"/>), and the plain-HTTP admin port. Connections on the admin
+/// listener are marked so the pipeline can tell them apart without trusting the Host header.
+/// </summary>
+internal static class Listeners
+{
+    private const string AdminMarker = "ProxySidecar.AdminListener";
+
+    /// <summary>True for a request that arrived on the admin listener.</summary>
+    public static bool IsAdmin(HttpContext context) =>
+        context.Features.Get<IConnectionItemsFeature>()?.Items.ContainsKey(AdminMarker) == true;
+
+    public static void Configure(KestrelServerOptions kestrel, HostingOptions hosting, TlsOptions tls, CertificateStore certificates, IEnumerable<ITlsHandshakeCustomizer> customizers)
+    {
+        kestrel.AddServerHeader = false;
+        kestrel.Limits.MaxConcurrentConnections = hosting.MaxConnections;
+        kestrel.Limits.MaxRequestBodySize = hosting.MaxRequestBodyBytes;
+        kestrel.Limits.MaxRequestHeadersTotalSize = hosting.MaxRequestHeadersTotalBytes;
+        kestrel.Limits.MaxRequestHeaderCount = hosting.MaxRequestHeaderCount;
+        kestrel.Limits.MaxRequestLineSize = hosting.MaxRequestLineBytes;
+        kestrel.Limits.RequestHeadersTimeout = hosting.RequestHeadersTimeout;
+        kestrel.Limits.KeepAliveTimeout = hosting.KeepAliveTimeout;
+
+        var cipherSuites = TlsPolicy.CreateCipherSuitesPolicy();
+        var customizerList = customizers.ToArray();
+        kestrel.Listen(IPAddress.Parse(hosting.ListenAddress), hosting.HttpsPort, listen =>
+        {
+            listen.Protocols = HttpProtocols.Http1AndHttp2;
+            listen.UseHttps(new TlsHandshakeCallbackOptions
+            {
+                HandshakeTimeout = tls.HandshakeTimeout,
+                OnConnection = context =>
+                {
+                    var certificate = certificates.Current
+                        ?? throw new InvalidOperationException("No server certificate is loaded yet.");
+                    var options = new SslServerAuthenticationOptions
+                    {
+                        ServerCertificateContext = certificate.Context,
+                        EnabledSslProtocols = TlsPolicy.Protocols,
+                        CipherSuitesPolicy = cipherSuites,
+                        ApplicationProtocols = TlsPolicy.ApplicationProtocols,
+                        AllowRenegotiation = false,
+                        AllowTlsResume = true,
+                    };
+                    foreach (var customizer in customizerList)
+                    {
+                        customizer.Customize(context, options);
+                    }
+
+                    return ValueTask.FromResult(options);
+                },
+            });
+        });
+
+        kestrel.Listen(IPAddress.Parse(hosting.AdminListenAddress), hosting.AdminPort, listen =>
+        {
+            listen.Protocols = HttpProtocols.Http1;
+            listen.Use(next => connection =>
+            {
+                connection.Items[AdminMarker] = true;
+                return next(connection);
+            });
+        });
+    }
+}
+
+/// <summary>Lets a feature (client certificates, for one) adjust the TLS options of each handshake.</summary>
+internal interface ITlsHandshakeCustomizer
+{
+    void Customize(TlsHandshakeCallbackContext context, SslServerAuthenticationOptions options);
+}

@@ -1,0 +1,147 @@
+using System.Diagnostics;
+using Microsoft.AspNetCore.Http.Features;
+using Microsoft.Extensions.Options;
+
+namespace ProxySidecar.Logging;
+
+/// <summary>
+/// The result the HTTP cache reached for a request (hit, miss, stale, revalidated, bypass, uncacheable),
+/// set by the cache and written into the access-log line.
+/// </summary>
+internal interface ICacheResultFeature
+{
+    string? Result { get; set; }
+}
+
+internal sealed class CacheResultFeature : ICacheResultFeature
+{
+    public string? Result { get; set; }
+}
+
+/// <summary>
+/// Writes one line per request with method, path, status, duration and bytes sent, after the response
+/// completed. Query strings are not logged (they may carry secrets).
+/// </summary>
+internal sealed class AccessLogMiddleware(RequestDelegate next, IOptions<AccessLogOptions> options, ILoggerFactory loggers)
+{
+    private readonly bool _enabled = options.Value.Enabled;
+    private readonly ILogger _logger = loggers.CreateLogger("ProxySidecar.AccessLog");
+
+    public Task InvokeAsync(HttpContext context)
+    {
+        if (!_enabled || !_logger.IsEnabled(LogLevel.Information))
+        {
+            return next(context);
+        }
+
+        return LogAsync(context);
+    }
+
+    private async Task LogAsync(HttpContext context)
+    {
+        var started = Stopwatch.GetTimestamp();
+        var counter = new CountingBodyFeature(context.Features.GetRequiredFeature<IHttpResponseBodyFeature>());
+        context.Features.Set<IHttpResponseBodyFeature>(counter);
+        var cacheResult = new CacheResultFeature();
+        context.Features.Set<ICacheResultFeature>(cacheResult);
+        try
+        {
+            await next(context).ConfigureAwait(false);
+        }
+        finally
+        {
+            context.Features.Set<IHttpResponseBodyFeature>(counter.Inner);
+            var elapsed = Stopwatch.GetElapsedTime(started);
+            AccessLog.Request(
+                _logger,
+                context.Request.Method,
+                context.Request.Path.Value ?? "/",
+                context.Request.Protocol,
+                context.RequestAborted.IsCancellationRequested ? 499 : context.Response.StatusCode,
+                Math.Round(elapsed.TotalMilliseconds, 3),
+                counter.BytesWritten,
+                cacheResult.Result ?? "none",
+                context.Connection.RemoteIpAddress?.ToString() ?? "-");
+        }
+    }
+
+    private sealed class CountingBodyFeature(IHttpResponseBodyFeature inner) : IHttpResponseBodyFeature
+    {
+        private CountingStream? _stream;
+        private System.IO.Pipelines.PipeWriter? _writer;
+
+        public IHttpResponseBodyFeature Inner => inner;
+
+        public long BytesWritten { get; private set; }
+
+        public Stream Stream => _stream ??= new CountingStream(inner.Stream, this);
+
+        public System.IO.Pipelines.PipeWriter Writer => _writer ??= System.IO.Pipelines.PipeWriter.Create(Stream, new System.IO.Pipelines.StreamPipeWriterOptions(leaveOpen: true));
+
+        public void DisableBuffering() => inner.DisableBuffering();
+
+        public Task StartAsync(CancellationToken cancellationToken = default) => inner.StartAsync(cancellationToken);
+
+        public async Task SendFileAsync(string path, long offset, long? count, CancellationToken cancellationToken = default)
+        {
+            await inner.SendFileAsync(path, offset, count, cancellationToken).ConfigureAwait(false);
+            BytesWritten += count ?? new FileInfo(path).Length - offset;
+        }
+
+        public async Task CompleteAsync()
+        {
+            if (_writer is not null)
+            {
+                await _writer.FlushAsync().ConfigureAwait(false);
+            }
+
+            await inner.CompleteAsync().ConfigureAwait(false);
+        }
+
+        internal void Add(long count) => BytesWritten += count;
+    }
+
+    private sealed class CountingStream(Stream inner, CountingBodyFeature owner) : Stream
+    {
+        public override bool CanRead => false;
+
+        public override bool CanSeek => false;
+
+        public override bool CanWrite => true;
+
+        public override long Length => throw new NotSupportedException();
+
+        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+
+        public override void Flush() => inner.Flush();
+
+        public override Task FlushAsync(CancellationToken cancellationToken) => inner.FlushAsync(cancellationToken);
+
+        public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+
+        public override void SetLength(long value) => throw new NotSupportedException();
+
+        public override void Write(byte[] buffer, int offset, int count)
+        {
+            inner.Write(buffer, offset, count);
+            owner.Add(count);
+        }
+
+        public override async ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
+        {
+            await inner.WriteAsync(buffer, cancellationToken).ConfigureAwait(false);
+            owner.Add(buffer.Length);
+        }
+
+        public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
+            WriteAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
+    }
+}
+
+internal static partial class AccessLog
+{
+    [LoggerMessage(1, LogLevel.Information, "{Method} {Path} {Protocol} {Status} {DurationMs}ms {Bytes}B cache={CacheResult} client={Client}", EventName = "Request")]
+    public static partial void Request(ILogger logger, string method, string path, string protocol, int status, double durationMs, long bytes, string cacheResult, string client);
+}

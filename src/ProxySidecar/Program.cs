@@ -1,0 +1,10 @@
+using ProxySidecar;
+
+return StartupFailure.Guard(() =>
+{
+    var builder = WebApplication.CreateBuilder(args);
+    builder.AddProxySidecar();
+    var app = builder.Build();
+    app.UseProxySidecar();
+    app.Run();
+});

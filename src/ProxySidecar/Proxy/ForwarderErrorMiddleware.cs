@@ -1,0 +1,65 @@
+using System.Diagnostics;
+using System.Text.Json;
+using Yarp.ReverseProxy.Forwarder;
+
+namespace ProxySidecar.Proxy;
+
+/// <summary>
+/// Runs inside the YARP pipeline: when the app could not be reached (502) or was too slow (504) and
+/// nothing has been sent yet, answers with a small application/problem+json body carrying the trace id.
+/// </summary>
+internal sealed class ForwarderErrorMiddleware(RequestDelegate next, UpstreamHealth health, ILogger<ForwarderErrorMiddleware> logger)
+{
+    public async Task InvokeAsync(HttpContext context)
+    {
+        await next(context).ConfigureAwait(false);
+
+        var error = context.GetForwarderErrorFeature();
+        if (error is null)
+        {
+            health.MarkAnswered();
+            return;
+        }
+
+        var traceId = Activity.Current?.TraceId.ToHexString() ?? context.TraceIdentifier;
+        ProxyLog.ForwardFailed(logger, error.Exception, error.Error, context.Request.Method, context.Request.Path, context.Response.StatusCode, traceId);
+        if (error.Error is not (ForwarderError.RequestCanceled or ForwarderError.RequestBodyCanceled or ForwarderError.ResponseBodyCanceled))
+        {
+            health.MarkFailed(error.Error.ToString());
+        }
+
+        if (context.Response.HasStarted || context.RequestAborted.IsCancellationRequested)
+        {
+            return;
+        }
+
+        var (status, title, detail) = Describe(error.Error, context.Response.StatusCode);
+        context.Response.StatusCode = status;
+        context.Response.ContentType = "application/problem+json";
+        context.Response.Headers.CacheControl = "no-store";
+        var body = new ProblemBody(
+            Type: "about:blank",
+            Title: title,
+            Status: status,
+            Detail: detail,
+            TraceId: traceId);
+        await JsonSerializer.SerializeAsync(context.Response.Body, body, ProblemJsonContext.Default.ProblemBody, context.RequestAborted).ConfigureAwait(false);
+    }
+
+    internal static (int Status, string Title, string Detail) Describe(ForwarderError error, int status) => error switch
+    {
+        ForwarderError.RequestTimedOut => (StatusCodes.Status504GatewayTimeout, "Gateway Timeout", "The app did not answer in time."),
+        ForwarderError.Request => (StatusCodes.Status502BadGateway, "Bad Gateway", "The app could not be reached."),
+        ForwarderError.ResponseHeaders or ForwarderError.ResponseBodyDestination => (StatusCodes.Status502BadGateway, "Bad Gateway", "The app's response was invalid or broke off."),
+        ForwarderError.RequestBodyClient or ForwarderError.RequestBodyCanceled => (StatusCodes.Status400BadRequest, "Bad Request", "The request body could not be read from the client."),
+        ForwarderError.UpgradeRequestDestination or ForwarderError.UpgradeResponseDestination => (StatusCodes.Status502BadGateway, "Bad Gateway", "The app broke off the upgraded connection."),
+        ForwarderError.NoAvailableDestinations => (StatusCodes.Status503ServiceUnavailable, "Service Unavailable", "No app destination is available."),
+        _ => (status >= 400 ? status : StatusCodes.Status502BadGateway, status == StatusCodes.Status504GatewayTimeout ? "Gateway Timeout" : "Bad Gateway", "The request to the app failed."),
+    };
+}
+
+internal sealed record ProblemBody(string Type, string Title, int Status, string Detail, string TraceId);
+
+[System.Text.Json.Serialization.JsonSerializable(typeof(ProblemBody))]
+[System.Text.Json.Serialization.JsonSourceGenerationOptions(PropertyNamingPolicy = System.Text.Json.Serialization.JsonKnownNamingPolicy.CamelCase)]
+internal sealed partial class ProblemJsonContext : System.Text.Json.Serialization.JsonSerializerContext;

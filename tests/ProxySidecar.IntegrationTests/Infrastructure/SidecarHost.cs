@@ -1,0 +1,210 @@
+using System.Net;
+using System.Net.Security;
+using System.Security.Cryptography.X509Certificates;
+using System.Text.Json.Nodes;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+
+namespace ProxySidecar.IntegrationTests.Infrastructure;
+
+/// <summary>
+/// The real sidecar, wired exactly as Program.cs wires it (AddProxySidecar / UseProxySidecar), on real
+/// Kestrel with real TLS on 127.0.0.1 ports picked by the OS. Settings are passed as command-line
+/// arguments, so they are visible while the builder runs, as in production.
+/// </summary>
+public sealed class SidecarHost : IAsyncDisposable
+{
+    private readonly WebApplication _app;
+    private readonly X509Certificate2? _trustedCa;
+
+    private SidecarHost(WebApplication app, X509Certificate2? trustedCa, Uri https, Uri admin)
+    {
+        _app = app;
+        _trustedCa = trustedCa;
+        HttpsAddress = https;
+        AdminAddress = admin;
+    }
+
+    /// <summary>https://127.0.0.1:{port}/</summary>
+    public Uri HttpsAddress { get; }
+
+    /// <summary>http://127.0.0.1:{port}/</summary>
+    public Uri AdminAddress { get; }
+
+    public IServiceProvider Services => _app.Services;
+
+    public WebApplication App => _app;
+
+    /// <summary>
+    /// Starts a sidecar. <paramref name="settings"/> are configuration keys ("Sidecar:Upstream:Address");
+    /// ports default to 0 and listeners to 127.0.0.1. <paramref name="configureServices"/> runs after the
+    /// sidecar's own registrations (to swap in a FakeTimeProvider, an in-memory exporter ...).
+    /// </summary>
+    public static async Task<SidecarHost> StartAsync(
+        IDictionary<string, string?> settings,
+        X509Certificate2? trustedCa = null,
+        string environment = "Production",
+        Action<IServiceCollection>? configureServices = null)
+    {
+        var all = new Dictionary<string, string?>(StringComparer.OrdinalIgnoreCase)
+        {
+            ["Sidecar:Hosting:HttpsPort"] = "0",
+            ["Sidecar:Hosting:AdminPort"] = "0",
+            ["Sidecar:Hosting:ListenAddress"] = "127.0.0.1",
+            ["Sidecar:Hosting:AdminListenAddress"] = "127.0.0.1",
+            ["Sidecar:Hosting:DrainTimeout"] = "00:00:05",
+            ["Logging:LogLevel:Default"] = "Warning",
+            ["Logging:LogLevel:ProxySidecar"] = "Information",
+            ["Logging:LogLevel:ProxySidecar.AccessLog"] = "Warning",
+        };
+        foreach (var (key, value) in settings)
+        {
+            all[key] = value;
+        }
+
+        var args = all.Where(kv => kv.Value is not null).Select(kv => $"--{kv.Key}={kv.Value}").ToArray();
+        var builder = WebApplication.CreateBuilder(new WebApplicationOptions
+        {
+            Args = args,
+            EnvironmentName = environment,
+            ContentRootPath = AppContext.BaseDirectory,
+            ApplicationName = "ProxySidecar",
+        });
+        builder.AddProxySidecar();
+        configureServices?.Invoke(builder.Services);
+        var app = builder.Build();
+        app.UseProxySidecar();
+        await app.StartAsync();
+
+        var addresses = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses;
+        var https = new Uri(addresses.Single(a => a.StartsWith("https://", StringComparison.Ordinal)));
+        var admin = new Uri(addresses.Single(a => a.StartsWith("http://", StringComparison.Ordinal)));
+        return new SidecarHost(app, trustedCa, https, admin);
+    }
+
+    /// <summary>A handler that trusts only the test CA (and checks the name), like a real client would.</summary>
+    public SocketsHttpHandler CreateHandler(Action<SslClientAuthenticationOptions>? configureTls = null)
+    {
+        var ca = _trustedCa;
+        var tls = new SslClientAuthenticationOptions
+        {
+            TargetHost = "localhost",
+            RemoteCertificateValidationCallback = (_, certificate, _, errors) => ValidateAgainst(ca, certificate, errors),
+        };
+        configureTls?.Invoke(tls);
+        return new SocketsHttpHandler
+        {
+            SslOptions = tls,
+            UseProxy = false,
+            AllowAutoRedirect = false,
+            UseCookies = false,
+            AutomaticDecompression = DecompressionMethods.None,
+            PooledConnectionLifetime = TimeSpan.FromMinutes(1),
+        };
+    }
+
+    /// <summary>A client for the public HTTPS port (HTTP/1.1 unless <paramref name="version"/> says otherwise).</summary>
+    public HttpClient CreateClient(Version? version = null, Action<SslClientAuthenticationOptions>? configureTls = null) =>
+        new(CreateHandler(configureTls), disposeHandler: true)
+        {
+            BaseAddress = HttpsAddress,
+            DefaultRequestVersion = version ?? HttpVersion.Version11,
+            DefaultVersionPolicy = HttpVersionPolicy.RequestVersionExact,
+            Timeout = TimeSpan.FromSeconds(30),
+        };
+
+    /// <summary>A plain client for the admin port.</summary>
+    public HttpClient CreateAdminClient() =>
+        new(new SocketsHttpHandler { UseProxy = false }, disposeHandler: true)
+        {
+            BaseAddress = AdminAddress,
+            Timeout = TimeSpan.FromSeconds(30),
+        };
+
+    public async Task<JsonObject> GetStatusAsync()
+    {
+        using var client = CreateAdminClient();
+        var json = await client.GetStringAsync(new Uri("/status", UriKind.Relative));
+        return JsonNode.Parse(json)!.AsObject();
+    }
+
+    /// <summary>Polls /status until <paramref name="condition"/> holds; fails after <paramref name="timeout"/>.</summary>
+    public async Task<JsonObject> WaitForStatusAsync(Func<JsonObject, bool> condition, TimeSpan? timeout = null, string? because = null)
+    {
+        var deadline = DateTime.UtcNow + (timeout ?? TimeSpan.FromSeconds(15));
+        JsonObject status;
+        do
+        {
+            status = await GetStatusAsync();
+            if (condition(status))
+            {
+                return status;
+            }
+
+            await Task.Delay(50);
+        }
+        while (DateTime.UtcNow < deadline);
+
+        throw new TimeoutException($"/status never satisfied the condition{(because is null ? "" : " (" + because + ")")}; last: {status.ToJsonString()}");
+    }
+
+    /// <summary>Polls /healthz/ready until it answers <paramref name="expected"/>.</summary>
+    public async Task WaitForReadinessAsync(HttpStatusCode expected, TimeSpan? timeout = null)
+    {
+        using var client = CreateAdminClient();
+        var deadline = DateTime.UtcNow + (timeout ?? TimeSpan.FromSeconds(15));
+        HttpStatusCode last;
+        do
+        {
+            using var response = await client.GetAsync(new Uri("/healthz/ready", UriKind.Relative));
+            last = response.StatusCode;
+            if (last == expected)
+            {
+                return;
+            }
+
+            await Task.Delay(50);
+        }
+        while (DateTime.UtcNow < deadline);
+
+        throw new TimeoutException($"/healthz/ready stayed {last}, expected {expected}.");
+    }
+
+    /// <summary>Asks the host to stop, as SIGTERM does; returns the task that completes when it has.</summary>
+    public Task StopAsync() => _app.StopAsync();
+
+    public async ValueTask DisposeAsync()
+    {
+        try
+        {
+            await _app.StopAsync();
+        }
+        catch (OperationCanceledException)
+        {
+        }
+
+        await _app.DisposeAsync();
+    }
+
+    internal static bool ValidateAgainst(X509Certificate2? ca, X509Certificate? presented, SslPolicyErrors errors)
+    {
+        if (ca is null || presented is null)
+        {
+            return false;
+        }
+
+        if ((errors & SslPolicyErrors.RemoteCertificateNameMismatch) != 0 || (errors & SslPolicyErrors.RemoteCertificateNotAvailable) != 0)
+        {
+            return false;
+        }
+
+        using var chain = new X509Chain();
+        chain.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
+        chain.ChainPolicy.CustomTrustStore.Add(ca);
+        chain.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
+        return chain.Build(presented as X509Certificate2 ?? X509CertificateLoader.LoadCertificate(presented.GetRawCertData()));
+    }
+}
