@@ -2,8 +2,8 @@ namespace ProxySidecar.Telemetry;
 
 /// <summary>
 /// The names every feature uses for its telemetry. Features create their own instruments from
-/// <c>IMeterFactory.Create(SidecarTelemetry.MeterName)</c> (instrument names <c>proxysidecar.*</c>, units set)
-/// and their spans from <see cref="ActivitySource"/>; the OpenTelemetry wiring subscribes to both names.
+/// <c>IMeterFactory.Create(SidecarTelemetry.MeterName)</c> (units set) and their spans from
+/// <see cref="ActivitySource"/>; the OpenTelemetry wiring subscribes to both names.
 /// </summary>
 internal static class SidecarTelemetry
 {
@@ -12,4 +12,41 @@ internal static class SidecarTelemetry
     public const string ActivitySourceName = "ProxySidecar";
 
     public static readonly System.Diagnostics.ActivitySource ActivitySource = new(ActivitySourceName);
+
+    /// <summary>Instrument names, one place, so dashboards and alerts can rely on them.</summary>
+    public static class Instruments
+    {
+        /// <summary>Gauge, unit "s": the serving certificate's not-after as a Unix timestamp.</summary>
+        public const string CertificateNotAfter = "proxysidecar.tls.certificate.not_after";
+
+        /// <summary>Counter, unit "{reload}", tag <c>outcome</c> = success | failure.</summary>
+        public const string CertificateReloads = "proxysidecar.tls.certificate.reloads";
+
+        /// <summary>Gauge, unit "1": 1 when the app answered recently (readiness), else 0.</summary>
+        public const string UpstreamUp = "proxysidecar.upstream.up";
+
+        /// <summary>Counter, unit "{lookup}", tag <c>result</c> = hit | miss | stale | revalidated | bypass | uncacheable.</summary>
+        public const string CacheLookups = "proxysidecar.cache.lookups";
+
+        /// <summary>Counter, unit "{error}", tag <c>operation</c> = get | set | evict.</summary>
+        public const string CacheStoreErrors = "proxysidecar.cache.store.errors";
+
+        /// <summary>Counter, unit "{entry}": responses written to the store.</summary>
+        public const string CacheStores = "proxysidecar.cache.stores";
+
+        /// <summary>Counter, unit "By": bytes written to the store.</summary>
+        public const string CacheStoredBytes = "proxysidecar.cache.stored_bytes";
+
+        /// <summary>Gauge, unit "{entry}": entries held by the in-memory store (or first level).</summary>
+        public const string CacheEntries = "proxysidecar.cache.entries";
+
+        /// <summary>Gauge, unit "By": bytes held by the in-memory store (or first level).</summary>
+        public const string CacheBytes = "proxysidecar.cache.bytes";
+
+        /// <summary>Gauge, unit "1": shared-store circuit breaker, 0 closed, 1 half-open, 2 open.</summary>
+        public const string CacheBreakerState = "proxysidecar.cache.breaker.state";
+
+        /// <summary>Gauge, unit "1": 1 while the Redis connection is up.</summary>
+        public const string CacheRedisConnected = "proxysidecar.cache.redis.connected";
+    }
 }
