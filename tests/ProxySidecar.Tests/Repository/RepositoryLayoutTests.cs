@@ -1,0 +1,44 @@
+namespace ProxySidecar.Tests.Repository;
+
+/// <summary>The promises the repository makes to its users: the README's test command is what CI runs.</summary>
+public sealed class RepositoryLayoutTests
+{
+    private static readonly string Root = FindRoot();
+
+    [Fact]
+    public void CiScript_RunsExactlyTheReadmeTestCommand()
+    {
+        var readme = File.ReadAllText(Path.Combine(Root, "README.md"));
+        var ci = File.ReadAllLines(Path.Combine(Root, ".ci", "run"));
+        var command = ci.Single(line => line.StartsWith("dotnet test", StringComparison.Ordinal));
+
+        Assert.Contains("\n" + command + "\n", readme.Replace("\r\n", "\n", StringComparison.Ordinal), StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("src")]
+    [InlineData("tests")]
+    [InlineData("certs")]
+    [InlineData("k8s")]
+    public void RequiredDirectory_Exists(string name) => Assert.True(Directory.Exists(Path.Combine(Root, name)), name);
+
+    [Theory]
+    [InlineData("ProxySidecar.sln")]
+    [InlineData("Directory.Build.props")]
+    [InlineData("Directory.Packages.props")]
+    [InlineData("Dockerfile")]
+    [InlineData("README.md")]
+    [InlineData(".gitignore")]
+    public void RequiredFile_Exists(string name) => Assert.True(File.Exists(Path.Combine(Root, name)), name);
+
+    internal static string FindRoot()
+    {
+        var directory = new DirectoryInfo(AppContext.BaseDirectory);
+        while (directory is not null && !File.Exists(Path.Combine(directory.FullName, "ProxySidecar.sln")))
+        {
+            directory = directory.Parent;
+        }
+
+        return directory?.FullName ?? throw new InvalidOperationException("ProxySidecar.sln not found above " + AppContext.BaseDirectory);
+    }
+}
