@@ -42,8 +42,9 @@ internal static class CertificateLoader
         {
             leaf = X509Certificate2.CreateFromPem(certificatePem, keyPem);
         }
-        catch (CryptographicException error)
+        catch (Exception error) when (error is CryptographicException or ArgumentException)
         {
+            // A key of another certificate is an ArgumentException for ECDSA, a CryptographicException for RSA.
             foreach (var certificate in all)
             {
                 certificate.Dispose();
