@@ -27,9 +27,7 @@ ENV ASPNETCORE_ENVIRONMENT=Production \
     DOTNET_NOLOGO=1 \
     DOTNET_CLI_TELEMETRY_OPTOUT=1 \
     TMPDIR=/tmp \
-    HOME=/tmp \
-    Sidecar__Tls__CertificatePath=/etc/proxysidecar/tls/tls.crt \
-    Sidecar__Tls__KeyPath=/etc/proxysidecar/tls/tls.key
+    HOME=/tmp
 
 # The non-root user the ASP.NET images define (uid 1654).
 USER $APP_UID
