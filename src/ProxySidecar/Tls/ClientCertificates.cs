@@ -24,10 +24,13 @@ internal sealed class ClientCertificateCustomizer(ClientCertificateAuthority aut
 
     public void Customize(TlsHandshakeCallbackContext context, SslServerAuthenticationOptions options)
     {
-        if (!authority.Enabled || authority.Current is not { } bundle)
+        if (!authority.Enabled)
         {
             return;
         }
+
+        // Fail closed: without a CA bundle no client certificate can be verified, so no handshake completes.
+        var bundle = authority.Current ?? throw new InvalidOperationException("Client certificates are on but no client CA bundle is loaded.");
 
         options.ClientCertificateRequired = true;
         options.CertificateChainPolicy = bundle.CreatePolicy();
