@@ -81,6 +81,7 @@ internal static class SidecarApplication
         services.AddSingleton<IAdminEndpoint>(sp => sp.GetRequiredService<ReadinessEndpoint>());
         services.AddSingleton<IAdminEndpoint, StatusEndpoint>();
 
+        builder.AddSidecarTls();
         builder.AddSidecarCache();
         builder.AddSidecarTelemetry();
         return builder;

@@ -30,6 +30,7 @@ internal sealed class StatusEndpoint(
     {
         var certificate = certificates.Current;
         var reload = certificates.LastReload;
+        var reloadError = certificates.LastError;
         var probe = upstream.LastProbe;
         var status = new JsonObject
         {
@@ -49,6 +50,16 @@ internal sealed class StatusEndpoint(
                     ["at"] = reload.At,
                     ["result"] = reload.Outcome,
                     ["error"] = reload.Error,
+                },
+                ["lastError"] = reloadError is null ? null : new JsonObject
+                {
+                    ["at"] = reloadError.At,
+                    ["error"] = reloadError.Error,
+                },
+                ["reloads"] = new JsonObject
+                {
+                    ["succeeded"] = certificates.ReloadsSucceeded,
+                    ["failed"] = certificates.ReloadsFailed,
                 },
             },
             ["upstream"] = new JsonObject

@@ -14,6 +14,12 @@ public sealed class HostingOptions
     /// <summary>Plain-HTTP admin port: probes, status, metrics, purge.</summary>
     public int AdminPort { get; set; } = 9901;
 
+    /// <summary>Optional plain-HTTP port that answers every request with 308 to the HTTPS URL; null (default) is off.</summary>
+    public int? HttpRedirectPort { get; set; }
+
+    /// <summary>The HTTPS port clients use (the Service's port), put in redirect Locations; 443 is left out of the URL.</summary>
+    public int PublicHttpsPort { get; set; } = 443;
+
     /// <summary>Address the HTTPS listener binds to.</summary>
     public string ListenAddress { get; set; } = "0.0.0.0";
 
@@ -62,6 +68,20 @@ internal sealed class HostingOptionsValidator : IValidateOptions<HostingOptions>
         if (options.HttpsPort != 0 && options.HttpsPort == options.AdminPort)
         {
             errors.Add($"{p}AdminPort: {options.AdminPort} is also the HTTPS port. Give the admin listener its own port (default 9901).");
+        }
+
+        if (options.HttpRedirectPort is { } redirectPort)
+        {
+            CheckPort(errors, p + nameof(HostingOptions.HttpRedirectPort), redirectPort);
+            if (redirectPort != 0 && (redirectPort == options.HttpsPort || redirectPort == options.AdminPort))
+            {
+                errors.Add($"{p}HttpRedirectPort: {redirectPort} is already the HTTPS or admin port. Give the redirect listener its own port (e.g. 8080 if the app does not use it), or remove it.");
+            }
+        }
+
+        if (options.PublicHttpsPort is < 1 or > 65535)
+        {
+            errors.Add($"{p}PublicHttpsPort: {options.PublicHttpsPort} is not a TCP port. Use the HTTPS port clients connect to (default 443).");
         }
 
         CheckAddress(errors, p + nameof(HostingOptions.ListenAddress), options.ListenAddress);

@@ -18,10 +18,15 @@ namespace ProxySidecar.Hosting;
 internal static class Listeners
 {
     private const string AdminMarker = "ProxySidecar.AdminListener";
+    private const string RedirectMarker = "ProxySidecar.RedirectListener";
 
     /// <summary>True for a request that arrived on the admin listener.</summary>
     public static bool IsAdmin(HttpContext context) =>
         context.Features.Get<IConnectionItemsFeature>()?.Items.ContainsKey(AdminMarker) == true;
+
+    /// <summary>True for a request that arrived on the plain-HTTP redirect listener (answered with 308, never forwarded).</summary>
+    public static bool IsRedirect(HttpContext context) =>
+        context.Features.Get<IConnectionItemsFeature>()?.Items.ContainsKey(RedirectMarker) == true;
 
     public static void Configure(KestrelServerOptions kestrel, HostingOptions hosting, TlsOptions tls, CertificateStore certificates, IEnumerable<ITlsHandshakeCustomizer> customizers)
     {
@@ -74,6 +79,19 @@ internal static class Listeners
                 return next(connection);
             });
         });
+
+        if (hosting.HttpRedirectPort is { } redirectPort)
+        {
+            kestrel.Listen(IPAddress.Parse(hosting.ListenAddress), redirectPort, listen =>
+            {
+                listen.Protocols = HttpProtocols.Http1;
+                listen.Use(next => connection =>
+                {
+                    connection.Items[RedirectMarker] = true;
+                    return next(connection);
+                });
+            });
+        }
     }
 }
 

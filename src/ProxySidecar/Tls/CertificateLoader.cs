@@ -11,10 +11,13 @@ internal static class CertificateLoader
 {
     public static ServerCertificate Load(string certificatePath, string keyPath, DateTimeOffset now)
     {
-        var certificatePem = ReadText(certificatePath, "certificate");
-        var keyPem = ReadText(keyPath, "private key");
+        var (certificatePem, keyPem) = ReadPair(certificatePath, keyPath);
         return Load(certificatePem, keyPem, certificatePath, keyPath, now);
     }
+
+    /// <summary>Reads both files; a missing or unreadable one throws naming that file.</summary>
+    public static (string CertificatePem, string KeyPem) ReadPair(string certificatePath, string keyPath) =>
+        (ReadText(certificatePath, "certificate"), ReadText(keyPath, "private key"));
 
     public static ServerCertificate Load(string certificatePem, string keyPem, string certificatePath, string keyPath, DateTimeOffset now)
     {
@@ -39,8 +42,9 @@ internal static class CertificateLoader
         {
             leaf = X509Certificate2.CreateFromPem(certificatePem, keyPem);
         }
-        catch (CryptographicException error)
+        catch (Exception error) when (error is CryptographicException or ArgumentException)
         {
+            // A key of another certificate is an ArgumentException for ECDSA, a CryptographicException for RSA.
             foreach (var certificate in all)
             {
                 certificate.Dispose();
@@ -88,7 +92,7 @@ internal static class CertificateLoader
         return sha.GetHashAndReset();
     }
 
-    private static string ReadText(string path, string what)
+    internal static string ReadText(string path, string what)
     {
         try
         {

@@ -7,6 +7,9 @@ namespace ProxySidecar.Tls;
 /// <summary>A throw-away self-signed certificate for localhost, used only in the Development environment.</summary>
 internal static class DevelopmentCertificate
 {
+    /// <summary>The <see cref="ServerCertificate.Source"/> of a generated certificate.</summary>
+    public const string Source = "generated";
+
     public static ServerCertificate Create(DateTimeOffset now)
     {
         using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
@@ -23,6 +26,6 @@ internal static class DevelopmentCertificate
         var certificatePem = certificate.ExportCertificatePem();
         var keyPem = key.ExportPkcs8PrivateKeyPem();
         var leaf = X509Certificate2.CreateFromPem(certificatePem, keyPem);
-        return new ServerCertificate(leaf, [], "generated", CertificateLoader.Hash(certificatePem, keyPem));
+        return new ServerCertificate(leaf, [], Source, CertificateLoader.Hash(certificatePem, keyPem));
     }
 }

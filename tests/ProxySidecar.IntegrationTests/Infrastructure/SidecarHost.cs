@@ -34,6 +34,9 @@ public sealed class SidecarHost : IAsyncDisposable
     /// <summary>http://127.0.0.1:{port}/</summary>
     public Uri AdminAddress { get; }
 
+    /// <summary>The plain-HTTP redirect listener, when Sidecar:Hosting:HttpRedirectPort was given a port.</summary>
+    public Uri? HttpRedirectAddress { get; private init; }
+
     public IServiceProvider Services => _app.Services;
 
     public WebApplication App => _app;
@@ -81,8 +84,15 @@ public sealed class SidecarHost : IAsyncDisposable
 
         var addresses = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses;
         var https = new Uri(addresses.Single(a => a.StartsWith("https://", StringComparison.Ordinal)));
-        var admin = new Uri(addresses.Single(a => a.StartsWith("http://", StringComparison.Ordinal)));
-        return new SidecarHost(app, trustedCa, https, admin);
+
+        // An optional plain-HTTP redirect listener is given a fixed port by the test; the other http:// address is admin.
+        var redirectPort = all.TryGetValue("Sidecar:Hosting:HttpRedirectPort", out var redirect) && int.TryParse(redirect, out var p) && p != 0 ? p : (int?)null;
+        var plain = addresses.Where(a => a.StartsWith("http://", StringComparison.Ordinal)).Select(a => new Uri(a)).ToList();
+        var admin = plain.Single(a => a.Port != redirectPort);
+        return new SidecarHost(app, trustedCa, https, admin)
+        {
+            HttpRedirectAddress = plain.SingleOrDefault(a => a.Port == redirectPort),
+        };
     }
 
     /// <summary>A handler that trusts only the test CA (and checks the name), like a real client would.</summary>

@@ -1,0 +1,67 @@
+using ProxySidecar.Admin;
+using ProxySidecar.Hosting;
+using Yarp.ReverseProxy.Transforms.Builder;
+
+namespace ProxySidecar.Tls;
+
+/// <summary>Registration of the TLS feature: reload poller, client certificates, HSTS and the HTTP redirect.</summary>
+internal static class TlsSetup
+{
+    public static void AddSidecarTls(this WebApplicationBuilder builder)
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        var services = builder.Services;
+        services.AddSingleton<ClientCertificateAuthority>();
+        services.AddHostedService<ClientCaStartup>();
+        services.AddSingleton<TlsMetrics>();
+        services.AddHostedService<CertificateReloadService>();
+        services.AddSingleton<ITlsHandshakeCustomizer, ClientCertificateCustomizer>();
+
+        // Runs after the shared forwarding transforms (registered earlier), which also drop a client-sent copy.
+        services.AddSingleton<ITransformProvider, ClientCertificateForwarding>();
+        services.AddSingleton<IStatusContributor, ClientCertificateStatus>();
+        services.AddSingleton<IStartupFilter, HttpsPolicyStartupFilter>();
+    }
+}
+
+/// <summary>Loads the client CA bundle before the listeners start; a failure stops start-up with the setting named.</summary>
+internal sealed class ClientCaStartup(ClientCertificateAuthority authority) : IHostedLifecycleService
+{
+    public Task StartingAsync(CancellationToken cancellationToken)
+    {
+        authority.Initialize();
+        return Task.CompletedTask;
+    }
+
+    public Task StartAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    public Task StartedAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    public Task StoppingAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    public Task StoppedAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+}
+
+/// <summary>The <c>clientCertificates</c> section of /status.</summary>
+internal sealed class ClientCertificateStatus(ClientCertificateAuthority authority) : IStatusContributor
+{
+    public string Name => "clientCertificates";
+
+    public object GetStatus()
+    {
+        var bundle = authority.Current;
+        var reload = authority.LastReload;
+        var error = authority.LastError;
+        return new
+        {
+            mode = authority.Mode.ToString(),
+            caPath = bundle?.Source,
+            caSubjects = bundle?.Subjects,
+            reloads = new { succeeded = authority.ReloadsSucceeded, failed = authority.ReloadsFailed },
+            lastReload = reload is null ? null : new { at = reload.At, result = reload.Outcome, error = reload.Error },
+            lastError = error is null ? null : new { at = error.At, error = error.Error },
+        };
+    }
+}

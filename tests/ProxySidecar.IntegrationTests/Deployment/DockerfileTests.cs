@@ -1,0 +1,213 @@
+using System.Diagnostics;
+using System.Text.Json;
+using ProxySidecar.Hosting;
+using Xunit.Abstractions;
+
+namespace ProxySidecar.IntegrationTests.Deployment;
+
+/// <summary>
+/// There is no Docker engine here, so the Dockerfile is checked for what can be proven without one:
+/// its instructions agree with the application's defaults, and its build stage really publishes.
+/// </summary>
+public sealed class DockerfileTests(ITestOutputHelper output)
+{
+    private static readonly Lazy<Dockerfile> File = new(() => Dockerfile.Parse(System.IO.File.ReadAllText(RepositoryRoot.Combine("Dockerfile"))));
+
+    [Fact]
+    public void Runtime_IsTheAspNetImage()
+    {
+        Assert.Equal("mcr.microsoft.com/dotnet/aspnet:10.0", File.Value.Stages[^1].From);
+        Assert.True(File.Value.Stages.Count >= 2, "a multi-stage build");
+    }
+
+    [Fact]
+    public void Expose_MatchesTheApplicationsDefaultPorts()
+    {
+        var hosting = new HostingOptions();
+        var exposed = File.Value.Stages[^1].Arguments("EXPOSE").SelectMany(a => a.Split(' ', StringSplitOptions.RemoveEmptyEntries)).Select(p => int.Parse(p.Split('/')[0], System.Globalization.CultureInfo.InvariantCulture));
+
+        Assert.Equal(new[] { hosting.HttpsPort, hosting.AdminPort }.Order(), exposed.Order());
+    }
+
+    [Fact]
+    public void User_IsNotRoot()
+    {
+        var user = Assert.Single(File.Value.Stages[^1].Arguments("USER")).Split(':')[0];
+
+        Assert.True(user is "$APP_UID" or "${APP_UID}" || (int.TryParse(user, out var uid) && uid > 0), $"USER {user} is root or unknown");
+    }
+
+    [Fact]
+    public void Entrypoint_IsExecFormRunningProxySidecarDll()
+    {
+        var entrypoint = Assert.Single(File.Value.Stages[^1].Arguments("ENTRYPOINT"));
+        var argv = JsonSerializer.Deserialize<string[]>(entrypoint);
+
+        Assert.NotNull(argv);
+        Assert.Equal("dotnet", argv[0]);
+        Assert.EndsWith("/ProxySidecar.dll", argv[1], StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void NoKeyOrCertificate_IsCopiedIntoTheImage()
+    {
+        string[] secrets = [".key", ".pem", ".pfx", ".p12", ".crt", "certs/"];
+        foreach (var copy in File.Value.Stages.SelectMany(s => s.Arguments("COPY")))
+        {
+            Assert.DoesNotContain(secrets, s => copy.Contains(s, StringComparison.Ordinal));
+        }
+
+        var ignored = System.IO.File.ReadAllLines(RepositoryRoot.Combine(".dockerignore")).Select(l => l.Trim());
+        Assert.Superset(new HashSet<string>(["**/bin/", "**/obj/", "certs/", "**/*.key", "**/*.pem"], StringComparer.Ordinal), ignored.ToHashSet(StringComparer.Ordinal));
+    }
+
+    [Fact]
+    public void Runtime_WritesNothingOutsideTmp()
+    {
+        var env = File.Value.Stages[^1].Arguments("ENV");
+
+        Assert.Contains(env, e => e.Contains("TMPDIR=/tmp", StringComparison.Ordinal));
+        Assert.Contains(env, e => e.Contains("HOME=/tmp", StringComparison.Ordinal));
+    }
+
+    /// <summary>Runs the build stage as Docker would: its COPY instructions into a fresh directory, then its RUN commands (about 30 s, once).</summary>
+    [Fact]
+    [Trait("Category", "Slow")]
+    public void BuildStage_CopyRestorePublish_ProducesProxySidecarDll()
+    {
+        var build = File.Value.Stages[0];
+        var root = Path.Combine(Path.GetTempPath(), "proxysidecar-docker", Guid.NewGuid().ToString("N"));
+        var app = Path.Combine(root, "app");
+        var workdir = Path.Combine(root, Assert.Single(build.Arguments("WORKDIR")).TrimStart('/'));
+        Directory.CreateDirectory(workdir);
+        try
+        {
+            foreach (var (instruction, arguments) in build.Instructions)
+            {
+                if (instruction == "COPY")
+                {
+                    Copy(arguments, workdir);
+                }
+                else if (instruction == "RUN")
+                {
+                    Run(arguments.Replace(" /app", " " + app, StringComparison.Ordinal), workdir);
+                }
+            }
+
+            Assert.True(System.IO.File.Exists(Path.Combine(app, "ProxySidecar.dll")), "the publish output has no ProxySidecar.dll");
+            Assert.True(System.IO.File.Exists(Path.Combine(app, "appsettings.json")));
+            Assert.DoesNotContain(Directory.EnumerateFiles(app, "*", SearchOption.AllDirectories), f => f.EndsWith(".key", StringComparison.Ordinal) || f.EndsWith(".pem", StringComparison.Ordinal));
+        }
+        finally
+        {
+            Directory.Delete(root, recursive: true);
+        }
+    }
+
+    private static void Copy(string arguments, string workdir)
+    {
+        var parts = arguments.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+        Assert.DoesNotContain(parts, p => p.StartsWith("--", StringComparison.Ordinal));
+        var destination = Path.Combine(workdir, parts[^1]);
+        foreach (var source in parts[..^1])
+        {
+            var from = RepositoryRoot.Combine(source);
+            if (Directory.Exists(from))
+            {
+                CopyDirectory(from, destination);
+            }
+            else
+            {
+                Directory.CreateDirectory(destination);
+                System.IO.File.Copy(from, Path.Combine(destination, Path.GetFileName(from)));
+            }
+        }
+    }
+
+    // .dockerignore keeps bin/ and obj/ out of the build context.
+    private static void CopyDirectory(string from, string to)
+    {
+        Directory.CreateDirectory(to);
+        foreach (var file in Directory.EnumerateFiles(from))
+        {
+            System.IO.File.Copy(file, Path.Combine(to, Path.GetFileName(file)), overwrite: true);
+        }
+
+        foreach (var directory in Directory.EnumerateDirectories(from).Where(d => Path.GetFileName(d) is not ("bin" or "obj")))
+        {
+            CopyDirectory(directory, Path.Combine(to, Path.GetFileName(directory)));
+        }
+    }
+
+    private void Run(string command, string workdir)
+    {
+        var start = new ProcessStartInfo("bash")
+        {
+            WorkingDirectory = workdir,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+        };
+        start.ArgumentList.Add("-c");
+        start.ArgumentList.Add(command);
+        start.Environment["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1";
+        start.Environment["DOTNET_NOLOGO"] = "1";
+        using var process = Process.Start(start)!;
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        Assert.True(process.WaitForExit(TimeSpan.FromMinutes(5)), $"{command} did not finish in 5 minutes");
+        output.WriteLine($"$ {command}\n{stdout.Result}{stderr.Result}");
+        Assert.True(process.ExitCode == 0, $"{command} failed ({process.ExitCode}):\n{stdout.Result}\n{stderr.Result}");
+    }
+
+    /// <summary>Dockerfile instructions by stage, continuation lines joined, comments dropped.</summary>
+    private sealed record Dockerfile(IReadOnlyList<Stage> Stages)
+    {
+        public static Dockerfile Parse(string text)
+        {
+            var stages = new List<Stage>();
+            var logical = new List<string>();
+            var current = "";
+            foreach (var raw in text.Split('\n'))
+            {
+                var line = raw.TrimEnd();
+                if (current.Length == 0 && (line.TrimStart().StartsWith('#') || line.Trim().Length == 0))
+                {
+                    continue;
+                }
+
+                if (line.EndsWith('\\'))
+                {
+                    current += line[..^1].Trim() + " ";
+                    continue;
+                }
+
+                logical.Add((current + line.Trim()).Trim());
+                current = "";
+            }
+
+            foreach (var line in logical)
+            {
+                var space = line.IndexOf(' ', StringComparison.Ordinal);
+                var instruction = line[..space].ToUpperInvariant();
+                var arguments = line[(space + 1)..].Trim();
+                if (instruction == "FROM")
+                {
+                    stages.Add(new Stage(arguments.Split(' ')[0], []));
+                }
+                else
+                {
+                    Assert.NotEmpty(stages);
+                    stages[^1].Instructions.Add((instruction, arguments));
+                }
+            }
+
+            return new Dockerfile(stages);
+        }
+    }
+
+    private sealed record Stage(string From, List<(string Instruction, string Arguments)> Instructions)
+    {
+        public IEnumerable<string> Arguments(string instruction) =>
+            Instructions.Where(i => i.Instruction == instruction).Select(i => i.Arguments);
+    }
+}
