@@ -34,6 +34,7 @@ public sealed class PrometheusTextTests
         var counter = meter.CreateCounter<long>("test.requests", "{request}", "Requests \\ seen\nso far.");
         var histogram = meter.CreateHistogram<double>("test.duration", "s");
         meter.CreateObservableGauge("test.level", () => 2.5, "1");
+        meter.CreateObservableUpDownCounter("test.queue", () => 4L, "{item}");
         counter.Add(3, new KeyValuePair<string, object?>("path", "a\"b\\c\nd"));
         histogram.Record(0.05);
         histogram.Record(0.5);
@@ -53,6 +54,7 @@ public sealed class PrometheusTextTests
             text,
             StringComparison.Ordinal);
         Assert.Contains("# TYPE test_level gauge\ntest_level 2.5\n", text, StringComparison.Ordinal);
+        Assert.Contains("# TYPE test_queue gauge\ntest_queue 4\n", text, StringComparison.Ordinal);
     }
 
     [Fact]
