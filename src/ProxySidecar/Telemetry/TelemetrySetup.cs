@@ -44,6 +44,7 @@ internal static class TelemetrySetup
         services.AddSingleton<PrometheusScraper>();
         services.AddSingleton<IAdminEndpoint, MetricsEndpoint>();
         services.AddSingleton<IStatusContributor, TelemetryStatus>();
+        services.AddHostedService<TelemetryStartupLog>();
 
         var telemetry = services.AddOpenTelemetry()
             .ConfigureResource(resource => resource

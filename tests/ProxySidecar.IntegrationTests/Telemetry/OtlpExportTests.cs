@@ -45,6 +45,7 @@ public sealed class OtlpExportTests(ITestOutputHelper output)
             "a log export correlated with the request's trace");
         output.WriteLine($"all exported after {clock.ElapsedMilliseconds} ms");
         Assert.Contains(receiver.Bodies("/v1/traces"), b => Contains(b, "checkout-sidecar"));
+        Assert.Contains("OpenTelemetry: exporting traces, metrics, logs over OTLP", running.Process.Stdout, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -64,6 +65,8 @@ public sealed class OtlpExportTests(ITestOutputHelper output)
         var activity = Assert.Single(scopes, s => s.ValueKind == JsonValueKind.Object && s.TryGetProperty("TraceId", out _));
         Assert.Equal(traceId.ToHexString(), activity.GetProperty("TraceId").GetString());
         Assert.Matches("^[0-9a-f]{16}$", activity.GetProperty("SpanId").GetString());
+
+        Assert.Contains("OpenTelemetry: no OTLP endpoint set, nothing is exported", running.Process.Stdout, StringComparison.Ordinal);
 
         // The app got the same trace: the log line, the app and the client agree on one trace id.
         var (appTrace, _) = TraceContext.Parse(Assert.Single(running.Upstream.Received).Header("traceparent"));
