@@ -15,10 +15,15 @@ public sealed class OtlpExportTests(ITestOutputHelper output)
     {
         var clock = System.Diagnostics.Stopwatch.StartNew();
         await using var receiver = await OtlpReceiver.StartAsync();
+        await using var grpcReceiver = await OtlpReceiver.StartAsync(grpc: true);
         await using var running = await RunningBinary.StartAsync(new Dictionary<string, string>
         {
             ["OTEL_EXPORTER_OTLP_ENDPOINT"] = receiver.Address.ToString().TrimEnd('/'),
             ["OTEL_EXPORTER_OTLP_PROTOCOL"] = "http/protobuf",
+
+            // Traces go elsewhere, over gRPC (the default protocol): the signal-specific variables win.
+            ["OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"] = grpcReceiver.Address.ToString().TrimEnd('/'),
+            ["OTEL_EXPORTER_OTLP_TRACES_PROTOCOL"] = "grpc",
             ["OTEL_SERVICE_NAME"] = "checkout-sidecar",
             ["OTEL_BSP_SCHEDULE_DELAY"] = "100",
             ["OTEL_BLRP_SCHEDULE_DELAY"] = "100",
@@ -32,9 +37,9 @@ public sealed class OtlpExportTests(ITestOutputHelper output)
 
         var traceIdBytes = Convert.FromHexString(traceId.ToHexString());
         await TraceContext.WaitForAsync(
-            () => receiver.Bodies("/v1/traces"),
+            () => grpcReceiver.Bodies("/v1/traces"),
             bodies => bodies.Any(b => b.AsSpan().IndexOf(traceIdBytes) >= 0),
-            () => $"a trace export carrying the client's trace id; stdout:\n{running.Process.Stdout}\nstderr:\n{running.Process.Stderr}");
+            () => $"a gRPC trace export carrying the client's trace id; stdout:\n{running.Process.Stdout}\nstderr:\n{running.Process.Stderr}");
         await TraceContext.WaitForAsync(
             () => receiver.Bodies("/v1/metrics"),
             bodies => bodies.Any(b => Contains(b, "http.server.request.duration")) && bodies.Any(b => Contains(b, "proxysidecar.tls.certificate.not_after")),
@@ -44,7 +49,8 @@ public sealed class OtlpExportTests(ITestOutputHelper output)
             bodies => bodies.Any(b => b.AsSpan().IndexOf(traceIdBytes) >= 0),
             "a log export correlated with the request's trace");
         output.WriteLine($"all exported after {clock.ElapsedMilliseconds} ms");
-        Assert.Contains(receiver.Bodies("/v1/traces"), b => Contains(b, "checkout-sidecar"));
+        Assert.Contains(grpcReceiver.Bodies("/v1/traces"), b => Contains(b, "checkout-sidecar"));
+        Assert.Empty(receiver.Bodies("/v1/traces"));
         Assert.Contains("OpenTelemetry: exporting traces, metrics, logs over OTLP", running.Process.Stdout, StringComparison.Ordinal);
     }
 

@@ -12,8 +12,9 @@ using Microsoft.Extensions.Logging;
 namespace ProxySidecar.IntegrationTests.Telemetry;
 
 /// <summary>
-/// A minimal OTLP/HTTP (protobuf) collector on 127.0.0.1:0: accepts POST /v1/traces, /v1/metrics and
-/// /v1/logs, keeps every non-empty body, and answers 200 with an empty (valid) export response.
+/// A minimal OTLP collector on 127.0.0.1:0. Over HTTP/1.1 (http/protobuf) it accepts POST /v1/traces,
+/// /v1/metrics and /v1/logs; as a gRPC server (h2c) the three Export methods, kept under the same names.
+/// Every non-empty body is kept and answered with an empty (valid) export response.
 /// </summary>
 public sealed class OtlpReceiver : IAsyncDisposable
 {
@@ -24,11 +25,11 @@ public sealed class OtlpReceiver : IAsyncDisposable
 
     public Uri Address { get; private set; } = null!;
 
-    public static async Task<OtlpReceiver> StartAsync()
+    public static async Task<OtlpReceiver> StartAsync(bool grpc = false)
     {
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
-        builder.WebHost.ConfigureKestrel(k => k.Listen(IPAddress.Loopback, 0, l => l.Protocols = HttpProtocols.Http1AndHttp2));
+        builder.WebHost.ConfigureKestrel(k => k.Listen(IPAddress.Loopback, 0, l => l.Protocols = grpc ? HttpProtocols.Http2 : HttpProtocols.Http1));
         var app = builder.Build();
         var receiver = new OtlpReceiver(app);
         app.Run(receiver.HandleAsync);
@@ -44,7 +45,13 @@ public sealed class OtlpReceiver : IAsyncDisposable
 
     private async Task HandleAsync(HttpContext context)
     {
-        var path = context.Request.Path.Value ?? "";
+        var path = context.Request.Path.Value switch
+        {
+            "/opentelemetry.proto.collector.trace.v1.TraceService/Export" => "/v1/traces",
+            "/opentelemetry.proto.collector.metrics.v1.MetricsService/Export" => "/v1/metrics",
+            "/opentelemetry.proto.collector.logs.v1.LogsService/Export" => "/v1/logs",
+            var other => other ?? "",
+        };
         if (!HttpMethods.IsPost(context.Request.Method) || path is not ("/v1/traces" or "/v1/metrics" or "/v1/logs"))
         {
             context.Response.StatusCode = StatusCodes.Status404NotFound;
@@ -59,6 +66,15 @@ public sealed class OtlpReceiver : IAsyncDisposable
         }
 
         context.Response.StatusCode = StatusCodes.Status200OK;
+        if (context.Request.ContentType?.StartsWith("application/grpc", StringComparison.Ordinal) == true)
+        {
+            // One uncompressed, empty response message, then status OK in the trailers.
+            context.Response.ContentType = "application/grpc";
+            await context.Response.Body.WriteAsync(new byte[5], context.RequestAborted);
+            context.Response.AppendTrailer("grpc-status", "0");
+            return;
+        }
+
         context.Response.ContentType = "application/x-protobuf";
     }
 }
