@@ -108,7 +108,7 @@ public sealed partial class MetricsEndpointTests
     }
 
     [Fact]
-    public async Task Metrics_Head_AnswersWithoutBodyAndPostIsRefused()
+    public async Task Metrics_Get_ServesPrometheusTextAndPostIsRefused()
     {
         await using var rig = await TelemetryRig.StartAsync();
         using var admin = rig.Sidecar.CreateAdminClient();

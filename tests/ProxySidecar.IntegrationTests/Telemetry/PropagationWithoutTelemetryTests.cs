@@ -41,10 +41,13 @@ public sealed class PropagationWithoutTelemetryTests
         Assert.Equal(traceId.ToHexString(), receivedTrace);
         Assert.Matches("^[0-9a-f]{16}$", receivedParent);
         Assert.NotEqual("0000000000000000", receivedParent);
+
+        // The parent is the sidecar's own (unexported) request span, not the client's span: the
+        // forwarder injected the current context instead of copying the client's header.
+        Assert.NotEqual(clientSpanId.ToHexString(), receivedParent);
         Assert.Equal("vendor=abc", received.Header("tracestate"));
 
         // One traceparent only: the client's header is replaced, not repeated.
         Assert.Single(received.Headers["traceparent"]);
-        _ = clientSpanId;
     }
 }
