@@ -90,6 +90,9 @@ internal static class SidecarApplication
     /// <summary>The middleware order, in one place.</summary>
     public static WebApplication UseProxySidecar(this WebApplication app)
     {
+        // 0. Admin-listener requests are kept out of the http.server.* metrics.
+        app.UseSidecarTelemetry();
+
         // 1. The admin listener is answered here and never reaches the app.
         app.UseMiddleware<AdminMiddleware>();
 

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Text.Json;
+using ProxySidecar.Telemetry;
 using Yarp.ReverseProxy.Forwarder;
 
 namespace ProxySidecar.Proxy;
@@ -8,7 +9,7 @@ namespace ProxySidecar.Proxy;
 /// Runs inside the YARP pipeline: when the app could not be reached (502) or was too slow (504) and
 /// nothing has been sent yet, answers with a small application/problem+json body carrying the trace id.
 /// </summary>
-internal sealed class ForwarderErrorMiddleware(RequestDelegate next, UpstreamHealth health, ILogger<ForwarderErrorMiddleware> logger)
+internal sealed class ForwarderErrorMiddleware(RequestDelegate next, UpstreamHealth health, ILogger<ForwarderErrorMiddleware> logger, SidecarMetrics? metrics = null)
 {
     public async Task InvokeAsync(HttpContext context)
     {
@@ -23,6 +24,7 @@ internal sealed class ForwarderErrorMiddleware(RequestDelegate next, UpstreamHea
 
         var traceId = Activity.Current?.TraceId.ToHexString() ?? context.TraceIdentifier;
         ProxyLog.ForwardFailed(logger, error.Exception, error.Error, context.Request.Method, context.Request.Path, context.Response.StatusCode, traceId);
+        metrics?.ForwarderFailed(error.Error);
         if (error.Error is not (ForwarderError.RequestCanceled or ForwarderError.RequestBodyCanceled or ForwarderError.ResponseBodyCanceled))
         {
             health.MarkFailed(error.Error.ToString());

@@ -71,6 +71,9 @@ internal sealed class UpstreamProbeService(
         AllowAutoRedirect = false,
         UseCookies = false,
         PooledConnectionLifetime = TimeSpan.FromMinutes(1),
+
+        // Probes are not traffic: no client span, no traceparent sent to the app.
+        ActivityHeadersPropagator = null,
     })
     {
         Timeout = Timeout.InfiniteTimeSpan,

@@ -48,5 +48,27 @@ internal static class SidecarTelemetry
 
         /// <summary>Gauge, unit "1": 1 while the Redis connection is up.</summary>
         public const string CacheRedisConnected = "proxysidecar.cache.redis.connected";
+
+        /// <summary>Counter, unit "{error}", tag <c>error</c> = YARP's ForwarderError name (Request, RequestTimedOut ...).</summary>
+        public const string ForwarderErrors = "proxysidecar.forwarder.errors";
+    }
+
+    /// <summary>
+    /// Span attributes the cache sets on the request's server span (<c>Activity.Current</c> in the cache
+    /// middleware); set them only when <c>Activity.IsAllDataRequested</c>.
+    /// </summary>
+    public static class Attributes
+    {
+        /// <summary>hit | miss | stale | revalidated | bypass | uncacheable (as the lookups counter's <c>result</c>).</summary>
+        public const string CacheResult = "proxysidecar.cache.result";
+
+        /// <summary>Hex hash of the cache key (never the key itself: it holds the path and query).</summary>
+        public const string CacheKeyHash = "proxysidecar.cache.key_hash";
+
+        /// <summary>Age in seconds of the stored response served (the Age header value).</summary>
+        public const string CacheAge = "proxysidecar.cache.age";
+
+        /// <summary>Freshness lifetime in seconds of the stored response.</summary>
+        public const string CacheTtl = "proxysidecar.cache.ttl";
     }
 }
