@@ -68,18 +68,14 @@ internal sealed class TlsMetrics
 
     private readonly Counter<long> _reloads;
 
-    public TlsMetrics(IMeterFactory meters, CertificateStore certificates)
+    public TlsMetrics(IMeterFactory meters)
     {
         var meter = meters.Create(SidecarTelemetry.MeterName);
         _reloads = meter.CreateCounter<long>(
             SidecarTelemetry.Instruments.CertificateReloads,
             unit: "{reload}",
             description: "Certificate reloads that published a new pair (success) or rejected new content (failure).");
-        meter.CreateObservableGauge<long>(
-            SidecarTelemetry.Instruments.CertificateNotAfter,
-            () => certificates.Current is { } current ? [new Measurement<long>(current.NotAfter.ToUnixTimeSeconds())] : [],
-            unit: "s",
-            description: "The serving certificate's not-after, as a Unix timestamp.");
+        // The not-after gauge lives with the other observed gauges in Telemetry/SidecarMetrics.cs.
     }
 
     public void Record(string certificate, ReloadOutcome outcome)

@@ -128,7 +128,7 @@ public sealed class CertificateStoreTests : IDisposable
         var options = Options.Create(_options);
         var authority = new ClientCertificateAuthority(options, _time, NullLogger<ClientCertificateAuthority>.Instance);
         using var meters = new TestMeterFactory();
-        using var service = new CertificateReloadService(store, authority, options, _time, new TlsMetrics(meters, store), NullLogger<CertificateReloadService>.Instance);
+        using var service = new CertificateReloadService(store, authority, options, _time, new TlsMetrics(meters), NullLogger<CertificateReloadService>.Instance);
         await service.StartAsync(CancellationToken.None);
         var next = Pair("CN=next");
         Write(next.Certificate, next.Key);
