@@ -1,5 +1,5 @@
 using System.Net.Sockets;
-using Microsoft.Extensions.Options;
+using ProxySidecar.Configuration;
 
 namespace ProxySidecar.Proxy;
 
@@ -61,7 +61,7 @@ internal sealed record ProbeResult(DateTimeOffset At, bool Succeeded, string Det
 /// <summary>Probes the app every <see cref="UpstreamOptions.ProbeInterval"/>: a TCP connect, or GET of the probe path.</summary>
 internal sealed class UpstreamProbeService(
     UpstreamHealth health,
-    IOptionsMonitor<UpstreamOptions> options,
+    LastGoodOptions<UpstreamOptions> options,
     TimeProvider time,
     ILogger<UpstreamProbeService> logger) : BackgroundService
 {
@@ -81,7 +81,7 @@ internal sealed class UpstreamProbeService(
         var wasUp = (bool?)null;
         while (!stoppingToken.IsCancellationRequested)
         {
-            var upstream = options.CurrentValue;
+            var upstream = options.Current;
             var (up, detail) = await ProbeAsync(upstream, stoppingToken).ConfigureAwait(false);
             if (stoppingToken.IsCancellationRequested)
             {
