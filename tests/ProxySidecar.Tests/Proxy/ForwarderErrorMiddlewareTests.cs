@@ -1,0 +1,40 @@
+using ProxySidecar.Proxy;
+using Yarp.ReverseProxy.Forwarder;
+
+namespace ProxySidecar.Tests.Proxy;
+
+public sealed class ForwarderErrorMiddlewareTests
+{
+    [Theory]
+    [InlineData(ForwarderError.Request, 502)]
+    [InlineData(ForwarderError.RequestTimedOut, 504)]
+    [InlineData(ForwarderError.ResponseHeaders, 502)]
+    [InlineData(ForwarderError.ResponseBodyDestination, 502)]
+    [InlineData(ForwarderError.UpgradeRequestDestination, 502)]
+    [InlineData(ForwarderError.UpgradeResponseDestination, 502)]
+    [InlineData(ForwarderError.RequestBodyClient, 400)]
+    [InlineData(ForwarderError.NoAvailableDestinations, 503)]
+    public void Describe_ForwarderError_MapsToStatus(ForwarderError error, int expected)
+    {
+        var (status, title, detail) = ForwarderErrorMiddleware.Describe(error, 502);
+
+        Assert.Equal(expected, status);
+        Assert.False(string.IsNullOrEmpty(title));
+        Assert.False(string.IsNullOrEmpty(detail));
+    }
+
+    [Fact]
+    public void Describe_OtherErrorWithStatusAlreadySet_KeepsThatStatus()
+    {
+        var (status, title, _) = ForwarderErrorMiddleware.Describe(ForwarderError.ResponseBodyClient, 504);
+
+        Assert.Equal(504, status);
+        Assert.Equal("Gateway Timeout", title);
+    }
+
+    [Fact]
+    public void Describe_OtherErrorWithoutErrorStatus_Is502()
+    {
+        Assert.Equal(502, ForwarderErrorMiddleware.Describe(ForwarderError.ResponseBodyClient, 200).Status);
+    }
+}
