@@ -95,3 +95,59 @@ public sealed class ForwarderErrorTests
         Assert.Equal(TraceId, (string?)problem["traceId"]);
     }
 }
+
+/// <summary>An app that accepts no connection at all (its listen backlog is full): the connect timeout applies.</summary>
+public sealed class ConnectTimeoutTests
+{
+    [Fact]
+    public async Task Forward_AppNeverAcceptsTheConnection_502AfterConnectTimeout()
+    {
+        using var listener = new System.Net.Sockets.Socket(System.Net.Sockets.AddressFamily.InterNetwork, System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Tcp);
+        listener.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        listener.Listen(1);
+        var port = ((IPEndPoint)listener.LocalEndPoint!).Port;
+        var fillers = new List<System.Net.Sockets.Socket>();
+        try
+        {
+            // Fill the accept queue; further SYNs are dropped and connects hang.
+            for (var i = 0; i < 8; i++)
+            {
+                var filler = new System.Net.Sockets.Socket(System.Net.Sockets.AddressFamily.InterNetwork, System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Tcp);
+                fillers.Add(filler);
+                using var quick = new CancellationTokenSource(TimeSpan.FromMilliseconds(300));
+                try
+                {
+                    await filler.ConnectAsync(IPAddress.Loopback, port, quick.Token);
+                }
+                catch (OperationCanceledException)
+                {
+                    break;
+                }
+            }
+
+            var logs = new CapturedLogs();
+            await using var stack = await SidecarSetup.StartAsync(
+                new Dictionary<string, string?>
+                {
+                    ["Sidecar:Upstream:Address"] = $"http://127.0.0.1:{port}",
+                    ["Sidecar:Upstream:ConnectTimeout"] = "00:00:01",
+                },
+                configureServices: logs.AddTo);
+            using var client = stack.CreateClient();
+
+            using var response = await client.GetAsync(new Uri("/never", UriKind.Relative)).WaitAsync(TimeSpan.FromSeconds(20));
+
+            Assert.Equal(HttpStatusCode.BadGateway, response.StatusCode);
+            Assert.Equal("application/problem+json", response.Content.Headers.ContentType!.MediaType);
+            Assert.Contains("connection", await response.Content.ReadAsStringAsync(), StringComparison.OrdinalIgnoreCase);
+            await logs.WaitForAsync(e => e.EventId.Id == 301);
+        }
+        finally
+        {
+            foreach (var filler in fillers)
+            {
+                filler.Dispose();
+            }
+        }
+    }
+}

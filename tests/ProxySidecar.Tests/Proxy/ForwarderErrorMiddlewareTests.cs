@@ -24,6 +24,23 @@ public sealed class ForwarderErrorMiddlewareTests
     }
 
     [Fact]
+    public void Describe_ConnectTimeout_502NotGatewayTimeout()
+    {
+        var connectTimeout = new TaskCanceledException("The connection attempt timed out.", new TimeoutException("connect"));
+
+        var (status, _, detail) = ForwarderErrorMiddleware.Describe(ForwarderError.RequestTimedOut, 504, ForwarderErrorMiddleware.IsConnectTimeout(connectTimeout));
+
+        Assert.Equal(502, status);
+        Assert.Contains("connection", detail, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void IsConnectTimeout_PlainCancellation_False()
+    {
+        Assert.False(ForwarderErrorMiddleware.IsConnectTimeout(new TaskCanceledException("activity timeout")));
+    }
+
+    [Fact]
     public void Describe_OtherErrorWithStatusAlreadySet_KeepsThatStatus()
     {
         var (status, title, _) = ForwarderErrorMiddleware.Describe(ForwarderError.ResponseBodyClient, 504);
