@@ -133,6 +133,13 @@ internal sealed class UpstreamProbeService(
             }
 
             using var request = new HttpRequestMessage(HttpMethod.Get, new Uri(address, upstream.ProbePath));
+            if (upstream.Protocol == UpstreamProtocol.Http2)
+            {
+                // An h2c app (gRPC) speaks nothing but HTTP/2; probe it the way requests reach it.
+                request.Version = System.Net.HttpVersion.Version20;
+                request.VersionPolicy = HttpVersionPolicy.RequestVersionExact;
+            }
+
             using var response = await ProbeClient.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, timeout.Token).ConfigureAwait(false);
             var status = (int)response.StatusCode;
             return (status < 500, $"GET {upstream.ProbePath} answered {status}");

@@ -88,3 +88,23 @@ public sealed class UpgradeAndGrpcTests
         Assert.Equal("trailers", received.Header("TE"));
     }
 }
+
+public sealed class H2cProbeTests
+{
+    [Fact]
+    public async Task Readiness_H2cAppWithProbePath_ProbedOverHttp2AndReady()
+    {
+        await using var stack = await SidecarSetup.StartAsync(
+            new Dictionary<string, string?>
+            {
+                ["Sidecar:Upstream:Protocol"] = "Http2",
+                ["Sidecar:Upstream:ProbePath"] = "/healthz",
+                ["Sidecar:Upstream:ProbeInterval"] = "00:00:00.2",
+            },
+            http2Upstream: true);
+
+        await stack.Sidecar.WaitForReadinessAsync(HttpStatusCode.OK);
+
+        Assert.Contains(stack.Upstream.Received, r => r.Path == "/healthz" && r.Protocol == "HTTP/2");
+    }
+}
