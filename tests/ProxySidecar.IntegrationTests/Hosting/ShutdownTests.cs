@@ -15,7 +15,7 @@ public sealed class ShutdownTests
     {
         await using var stack = await SidecarSetup.StartAsync(new Dictionary<string, string?>
         {
-            ["Sidecar:Hosting:ShutdownDelay"] = "00:00:01",
+            ["Sidecar:Hosting:ShutdownDelay"] = "00:00:02",
             ["Sidecar:Hosting:DrainTimeout"] = "00:00:10",
         });
         var arrived = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);

@@ -15,6 +15,9 @@ public sealed class ForwardingTests
 {
     private static readonly TimeSpan Bound = TimeSpan.FromSeconds(15);
 
+    // The access log wraps the response body; streaming must survive it.
+    private static readonly Dictionary<string, string?> AccessLogOn = new() { ["Logging:LogLevel:ProxySidecar.AccessLog"] = "Information" };
+
     [Theory]
     [InlineData("GET")]
     [InlineData("HEAD")]
@@ -102,7 +105,7 @@ public sealed class ForwardingTests
     [Fact]
     public async Task Forward_ResponseBody_IsStreamedBeforeTheAppFinishes()
     {
-        await using var stack = await SidecarSetup.StartAsync();
+        await using var stack = await SidecarSetup.StartAsync(AccessLogOn);
         var finish = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         stack.Upstream.Map("/stream", async context =>
         {

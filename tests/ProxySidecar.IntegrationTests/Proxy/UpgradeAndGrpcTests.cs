@@ -15,7 +15,7 @@ public sealed class UpgradeAndGrpcTests
     [Fact]
     public async Task WebSocket_OverWss_EchoesThroughTheSidecar()
     {
-        await using var stack = await SidecarSetup.StartAsync();
+        await using var stack = await SidecarSetup.StartAsync(new Dictionary<string, string?> { ["Logging:LogLevel:ProxySidecar.AccessLog"] = "Information" });
         stack.Upstream.Map("/ws", async context =>
         {
             using var socket = await context.WebSockets.AcceptWebSocketAsync();
@@ -53,7 +53,11 @@ public sealed class UpgradeAndGrpcTests
     public async Task Grpc_Http2ToH2cApp_BodyAndTrailersArrive()
     {
         await using var stack = await SidecarSetup.StartAsync(
-            new Dictionary<string, string?> { ["Sidecar:Upstream:Protocol"] = "Http2" },
+            new Dictionary<string, string?>
+            {
+                ["Sidecar:Upstream:Protocol"] = "Http2",
+                ["Logging:LogLevel:ProxySidecar.AccessLog"] = "Information",
+            },
             http2Upstream: true);
         stack.Upstream.Map("/greet.Greeter/SayHello", async context =>
         {
