@@ -23,9 +23,10 @@ internal sealed class ForwarderErrorMiddleware(RequestDelegate next, UpstreamHea
 
         var traceId = Activity.Current?.TraceId.ToHexString() ?? context.TraceIdentifier;
         ProxyLog.ForwardFailed(logger, error.Exception, error.Error, context.Request.Method, context.Request.Path, context.Response.StatusCode, traceId);
-        if (error.Error is not (ForwarderError.RequestCanceled or ForwarderError.RequestBodyCanceled or ForwarderError.ResponseBodyCanceled))
+        var connectTimedOut = IsConnectTimeout(error.Exception);
+        if (MeansAppUnreachable(error.Error, connectTimedOut))
         {
-            health.MarkFailed(error.Error.ToString());
+            health.MarkFailed($"forwarding failed: the app could not be reached ({error.Error})");
         }
 
         if (context.Response.HasStarted || context.RequestAborted.IsCancellationRequested)
@@ -33,7 +34,7 @@ internal sealed class ForwarderErrorMiddleware(RequestDelegate next, UpstreamHea
             return;
         }
 
-        var (status, title, detail) = Describe(error.Error, context.Response.StatusCode, IsConnectTimeout(error.Exception));
+        var (status, title, detail) = Describe(error.Error, context.Response.StatusCode, connectTimedOut);
         context.Response.StatusCode = status;
         context.Response.ContentType = "application/problem+json";
         context.Response.Headers.CacheControl = "no-store";
@@ -62,6 +63,13 @@ internal sealed class ForwarderErrorMiddleware(RequestDelegate next, UpstreamHea
 
         return false;
     }
+
+    /// <summary>
+    /// Only a failure to reach the app counts against readiness. One slow or broken response (a 504, a body
+    /// cut off) says something about that request, not that the pod should leave the load balancer.
+    /// </summary>
+    internal static bool MeansAppUnreachable(ForwarderError error, bool connectTimedOut) =>
+        error == ForwarderError.Request || (error == ForwarderError.RequestTimedOut && connectTimedOut);
 
     internal static (int Status, string Title, string Detail) Describe(ForwarderError error, int status, bool connectTimedOut = false) => error switch
     {

@@ -29,6 +29,8 @@ public sealed class ForwarderErrorTests
         Assert.Equal("/unreachable", line["Path"]);
         Assert.Equal(502, line["Status"]);
         Assert.Equal(TraceId, line["TraceId"]);
+        var status = await stack.Sidecar.GetStatusAsync();
+        Assert.False((bool)status["upstream"]!["lastProbe"]!["succeeded"]!);
     }
 
     [Fact]
@@ -57,6 +59,11 @@ public sealed class ForwarderErrorTests
         var line = await logs.WaitForAsync(e => e.EventId.Id == 301);
         Assert.Equal(504, line["Status"]);
         Assert.Equal(TraceId, line["TraceId"]);
+
+        // One slow response does not take the pod out of the load balancer.
+        using var admin = stack.Sidecar.CreateAdminClient();
+        using var ready = await admin.GetAsync(new Uri("/healthz/ready", UriKind.Relative));
+        Assert.Equal(HttpStatusCode.OK, ready.StatusCode);
     }
 
     [Fact]

@@ -54,4 +54,15 @@ public sealed class ForwarderErrorMiddlewareTests
     {
         Assert.Equal(502, ForwarderErrorMiddleware.Describe(ForwarderError.ResponseBodyClient, 200).Status);
     }
+
+    [Theory]
+    [InlineData(ForwarderError.Request, false, true)]
+    [InlineData(ForwarderError.RequestTimedOut, true, true)]
+    [InlineData(ForwarderError.RequestTimedOut, false, false)]
+    [InlineData(ForwarderError.ResponseBodyDestination, false, false)]
+    [InlineData(ForwarderError.RequestCanceled, false, false)]
+    public void MeansAppUnreachable_OnlyConnectFailures(ForwarderError error, bool connectTimedOut, bool expected)
+    {
+        Assert.Equal(expected, ForwarderErrorMiddleware.MeansAppUnreachable(error, connectTimedOut));
+    }
 }
