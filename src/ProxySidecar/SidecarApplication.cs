@@ -36,6 +36,7 @@ internal static class SidecarApplication
         {
             services.AddSingleton(configFile);
             services.AddHostedService<ConfigFileLogger>();
+            services.AddSingleton<IStatusContributor, ConfigFileStatusContributor>();
         }
 
         // Options: bound from the Sidecar section, every error collected and named at start.
@@ -46,14 +47,29 @@ internal static class SidecarApplication
         services.AddOptions<UpstreamOptions>().BindConfiguration(UpstreamOptions.Section).ValidateOnStart();
         services.AddSingleton<IValidateOptions<UpstreamOptions>, UpstreamOptionsValidator>();
         services.AddOptions<AccessLogOptions>().BindConfiguration(AccessLogOptions.Section);
+        services.AddSingleton(typeof(LastGoodOptions<>));
 
         // Hosting: listeners, limits, lifecycle and drain.
         services.AddSingleton<SidecarLifecycle>();
         services.AddHostedService<LifecycleService>();
         services.AddOptions<HostOptions>().Configure<IOptions<HostingOptions>>((host, hosting) =>
-            host.ShutdownTimeout = hosting.Value.ShutdownDelay + hosting.Value.DrainTimeout);
+        {
+            // Read while the host is built; an invalid value is reported with all others by ValidateSidecarOptions.
+            if (hosting.ValueOrNull() is { } value)
+            {
+                host.ShutdownTimeout = value.ShutdownDelay + value.DrainTimeout;
+            }
+        });
         services.AddOptions<KestrelServerOptions>().Configure<IOptions<HostingOptions>, IOptions<TlsOptions>, CertificateStore, IEnumerable<ITlsHandshakeCustomizer>>(
-            (kestrel, hosting, tls, certificates, customizers) => Listeners.Configure(kestrel, hosting.Value, tls.Value, certificates, customizers));
+            (kestrel, hosting, tls, certificates, customizers) =>
+            {
+                // Kestrel's options are read while the application is built, before ValidateSidecarOptions
+                // can name every bad key; with invalid settings the listeners are left out and start-up stops there.
+                if (hosting.ValueOrNull() is { } hostingValue && tls.ValueOrNull() is { } tlsValue)
+                {
+                    Listeners.Configure(kestrel, hostingValue, tlsValue, certificates, customizers);
+                }
+            });
 
         // TLS: the certificate is loaded before the listeners start.
         services.AddSingleton<CertificateStore>();
@@ -66,6 +82,7 @@ internal static class SidecarApplication
         if (builder.Configuration.GetSection(ReverseProxySection).GetChildren().Any())
         {
             proxy.LoadFromConfig(builder.Configuration.GetSection(ReverseProxySection));
+            services.AddHostedService<ReverseProxySectionNotice>();
         }
         else
         {
@@ -90,7 +107,10 @@ internal static class SidecarApplication
     /// <summary>The middleware order, in one place.</summary>
     public static WebApplication UseProxySidecar(this WebApplication app)
     {
-        // 0. Admin-listener requests are kept out of the http.server.* metrics.
+        // 0. Every bad setting is named at once, before a listener or the pipeline reads one.
+        app.Services.ValidateSidecarOptions();
+
+        // Admin-listener requests are kept out of the http.server.* metrics.
         app.UseSidecarTelemetry();
 
         // 1. The admin listener is answered here and never reaches the app.
@@ -171,4 +191,16 @@ internal sealed partial class ConfigFileLogger(ConfigFileStatus status, ILogger<
         [LoggerMessage(12, LogLevel.Error, "The changed configuration in {Path} was rejected; the last good configuration stays: {Reason}")]
         public static partial void Failed(ILogger logger, Exception error, string path, string reason);
     }
+}
+
+/// <summary>Says once at start-up that the full ReverseProxy section is in use.</summary>
+internal sealed class ReverseProxySectionNotice(ILogger<ReverseProxySectionNotice> logger) : IHostedService
+{
+    public Task StartAsync(CancellationToken cancellationToken)
+    {
+        ProxyLog.UsingReverseProxySection(logger);
+        return Task.CompletedTask;
+    }
+
+    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 }

@@ -43,6 +43,42 @@ internal static class StartupFailure
         return problems;
     }
 
+    /// <summary>
+    /// The configuration binder's "Failed to convert configuration value 'v' at 'key' to type 'T'." as
+    /// "key: "v" is not a T. How such values are written."
+    /// </summary>
+    internal static string DescribeConversion(string message)
+    {
+        var match = System.Text.RegularExpressions.Regex.Match(
+            message,
+            "^Failed to convert configuration value '(?<value>.*)' at '(?<key>[^']*)' to type '(?<type>[^']*)'",
+            System.Text.RegularExpressions.RegexOptions.Singleline,
+            TimeSpan.FromSeconds(1));
+        if (!match.Success)
+        {
+            return message;
+        }
+
+        var key = match.Groups["key"].Value;
+        var value = match.Groups["value"].Value;
+        var typeName = match.Groups["type"].Value;
+        var type = Type.GetType(typeName) ?? typeof(StartupFailure).Assembly.GetType(typeName);
+        if (type is not null && Nullable.GetUnderlyingType(type) is { } underlying)
+        {
+            type = underlying;
+        }
+
+        var hint = type switch
+        {
+            _ when type == typeof(TimeSpan) => "a time span. Write it as hh:mm:ss, e.g. \"00:00:05\" (or d.hh:mm:ss for days).",
+            _ when type == typeof(bool) => "true or false.",
+            _ when type == typeof(int) || type == typeof(long) => "a whole number, e.g. 8443.",
+            { IsEnum: true } => "one of: " + string.Join(", ", Enum.GetNames(type)) + ".",
+            _ => $"a valid {typeName}.",
+        };
+        return $"{key}: \"{value}\" is not valid here. Use {hint}";
+    }
+
     private static void Collect(Exception error, List<string> problems)
     {
         switch (error)
@@ -54,8 +90,7 @@ internal static class StartupFailure
                 problems.Add(startup.Message);
                 break;
             case InvalidOperationException binding when binding.Message.StartsWith("Failed to convert configuration value", StringComparison.Ordinal):
-                // The configuration binder names the key; say how such values are written.
-                problems.Add(binding.Message + " Write time spans as \"hh:mm:ss\" (e.g. \"00:00:05\"), numbers as digits, and choices by their name.");
+                problems.Add(DescribeConversion(binding.Message));
                 break;
             case AggregateException aggregate:
                 foreach (var inner in aggregate.InnerExceptions)

@@ -1,6 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
-using Microsoft.Extensions.Options;
+using ProxySidecar.Configuration;
 using ProxySidecar.Hosting;
 using ProxySidecar.Proxy;
 using ProxySidecar.Tls;
@@ -30,7 +30,7 @@ internal sealed class ReadinessEndpoint(
     SidecarLifecycle lifecycle,
     CertificateStore certificates,
     UpstreamHealth upstream,
-    IOptions<UpstreamOptions> upstreamOptions,
+    LastGoodOptions<UpstreamOptions> upstreamOptions,
     IEnumerable<IReadinessCheck> checks) : IAdminEndpoint
 {
     private readonly IReadinessCheck[] _checks = checks.ToArray();
@@ -57,9 +57,9 @@ internal sealed class ReadinessEndpoint(
         }
 
         // The app counts as up when it answered within three probe intervals.
-        if (!upstream.AnsweredWithin(upstreamOptions.Value.ProbeInterval * 3))
+        if (!upstream.AnsweredWithin(upstreamOptions.Current.ProbeInterval * 3))
         {
-            return $"the app at {upstreamOptions.Value.Address} has not answered recently ({upstream.LastProbe.Detail})";
+            return $"the app at {upstreamOptions.Current.Address} has not answered recently ({upstream.LastProbe.Detail})";
         }
 
         foreach (var check in _checks)

@@ -1,7 +1,7 @@
 using System.Reflection;
 using System.Text.Json;
 using System.Text.Json.Nodes;
-using Microsoft.Extensions.Options;
+using ProxySidecar.Configuration;
 using ProxySidecar.Hosting;
 using ProxySidecar.Proxy;
 using ProxySidecar.Tls;
@@ -13,7 +13,7 @@ internal sealed class StatusEndpoint(
     SidecarLifecycle lifecycle,
     CertificateStore certificates,
     UpstreamHealth upstream,
-    IOptionsMonitor<UpstreamOptions> upstreamOptions,
+    LastGoodOptions<UpstreamOptions> upstreamOptions,
     IEnumerable<IStatusContributor> contributors) : IAdminEndpoint
 {
     private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web) { WriteIndented = true };
@@ -64,7 +64,7 @@ internal sealed class StatusEndpoint(
             },
             ["upstream"] = new JsonObject
             {
-                ["address"] = upstreamOptions.CurrentValue.Address,
+                ["address"] = upstreamOptions.Current.Address,
                 ["lastAnswered"] = upstream.LastAnswered,
                 ["lastProbe"] = new JsonObject
                 {

@@ -176,11 +176,15 @@ internal static class ConfigFileExtensions
 /// <summary>What happened to the extra config file's last change; logged, and shown in /status.</summary>
 internal sealed class ConfigFileStatus(string path)
 {
+    private Outcome _last = new(null, null);
+
     public string Path { get; } = path;
 
-    public DateTimeOffset? LastReload { get; private set; }
+    /// <summary>When a change last applied; null until one did.</summary>
+    public DateTimeOffset? LastReload => Volatile.Read(ref _last).Reloaded;
 
-    public string? LastError { get; private set; }
+    /// <summary>Why the last change was rejected; null when it applied.</summary>
+    public string? LastError => Volatile.Read(ref _last).Error;
 
     public event Action<Exception>? Failed;
 
@@ -188,14 +192,16 @@ internal sealed class ConfigFileStatus(string path)
 
     internal void OnFailed(Exception error)
     {
-        LastError = error.Message;
+        Volatile.Write(ref _last, new Outcome(LastReload, error.Message));
         Failed?.Invoke(error);
     }
 
     internal void OnReloaded()
     {
-        LastReload = DateTimeOffset.UtcNow;
-        LastError = null;
+        Volatile.Write(ref _last, new Outcome(DateTimeOffset.UtcNow, null));
         Reloaded?.Invoke();
     }
+
+    // Read by /status while the poller writes: one immutable pair, swapped whole.
+    private sealed record Outcome(DateTimeOffset? Reloaded, string? Error);
 }

@@ -25,9 +25,10 @@ internal sealed class ForwarderErrorMiddleware(RequestDelegate next, UpstreamHea
         var traceId = Activity.Current?.TraceId.ToHexString() ?? context.TraceIdentifier;
         ProxyLog.ForwardFailed(logger, error.Exception, error.Error, context.Request.Method, context.Request.Path, context.Response.StatusCode, traceId);
         metrics?.ForwarderFailed(error.Error);
-        if (error.Error is not (ForwarderError.RequestCanceled or ForwarderError.RequestBodyCanceled or ForwarderError.ResponseBodyCanceled))
+        var connectTimedOut = IsConnectTimeout(error.Exception);
+        if (MeansAppUnreachable(error.Error, connectTimedOut))
         {
-            health.MarkFailed(error.Error.ToString());
+            health.MarkFailed($"forwarding failed: the app could not be reached ({error.Error})");
         }
 
         if (context.Response.HasStarted || context.RequestAborted.IsCancellationRequested)
@@ -35,7 +36,7 @@ internal sealed class ForwarderErrorMiddleware(RequestDelegate next, UpstreamHea
             return;
         }
 
-        var (status, title, detail) = Describe(error.Error, context.Response.StatusCode);
+        var (status, title, detail) = Describe(error.Error, context.Response.StatusCode, connectTimedOut);
         context.Response.StatusCode = status;
         context.Response.ContentType = "application/problem+json";
         context.Response.Headers.CacheControl = "no-store";
@@ -48,8 +49,33 @@ internal sealed class ForwarderErrorMiddleware(RequestDelegate next, UpstreamHea
         await JsonSerializer.SerializeAsync(context.Response.Body, body, ProblemJsonContext.Default.ProblemBody, context.RequestAborted).ConfigureAwait(false);
     }
 
-    internal static (int Status, string Title, string Detail) Describe(ForwarderError error, int status) => error switch
+    /// <summary>
+    /// YARP reports a connect timeout as a timed-out request (504); the app was not reached at all, so it is
+    /// answered like any unreachable app (502). The handler marks it with an inner <see cref="TimeoutException"/>.
+    /// </summary>
+    internal static bool IsConnectTimeout(Exception? exception)
     {
+        for (var current = exception; current is not null; current = current.InnerException)
+        {
+            if (current is TimeoutException)
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    /// <summary>
+    /// Only a failure to reach the app counts against readiness. One slow or broken response (a 504, a body
+    /// cut off) says something about that request, not that the pod should leave the load balancer.
+    /// </summary>
+    internal static bool MeansAppUnreachable(ForwarderError error, bool connectTimedOut) =>
+        error == ForwarderError.Request || (error == ForwarderError.RequestTimedOut && connectTimedOut);
+
+    internal static (int Status, string Title, string Detail) Describe(ForwarderError error, int status, bool connectTimedOut = false) => error switch
+    {
+        ForwarderError.RequestTimedOut when connectTimedOut => (StatusCodes.Status502BadGateway, "Bad Gateway", "The app did not accept a connection in time."),
         ForwarderError.RequestTimedOut => (StatusCodes.Status504GatewayTimeout, "Gateway Timeout", "The app did not answer in time."),
         ForwarderError.Request => (StatusCodes.Status502BadGateway, "Bad Gateway", "The app could not be reached."),
         ForwarderError.ResponseHeaders or ForwarderError.ResponseBodyDestination => (StatusCodes.Status502BadGateway, "Bad Gateway", "The app's response was invalid or broke off."),

@@ -36,6 +36,83 @@ internal static class ForwardingTransforms
 
         context.AddRequestTransform(RemoveConnectionNominatedRequestHeaders);
         context.AddResponseTransform(RemoveConnectionNominatedResponseHeaders);
+
+        // Last, so that it sees whether a route's own transforms changed the path or the query.
+        context.AddRequestTransform(KeepRequestTargetAsSent);
+    }
+
+    /// <summary>
+    /// The app gets the request target byte for byte as the client sent it (%2F, the case of escapes,
+    /// escaped unreserved characters) when it denotes the path the sidecar routed on. YARP would
+    /// otherwise rebuild it from the decoded path, turning a client's %2F into %252F. When the
+    /// target is not the routed path (dot segments Kestrel removed, a route's path or query
+    /// transform), the rebuilt address is kept.
+    /// </summary>
+    internal static ValueTask KeepRequestTargetAsSent(RequestTransformContext context)
+    {
+        var request = context.HttpContext.Request;
+        if (context.ProxyRequest.RequestUri is not null
+            || request.PathBase.HasValue
+            || !string.Equals(context.Path.Value, request.Path.Value, StringComparison.Ordinal)
+            || !string.Equals(context.Query.QueryString.Value, request.QueryString.Value, StringComparison.Ordinal))
+        {
+            return ValueTask.CompletedTask;
+        }
+
+        var rawTarget = context.HttpContext.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpRequestFeature>()?.RawTarget;
+        if (RawTargetAddress(context.DestinationPrefix, rawTarget, request.Path.Value) is { } address)
+        {
+            context.ProxyRequest.RequestUri = address;
+        }
+
+        return ValueTask.CompletedTask;
+    }
+
+    /// <summary>
+    /// The destination address built from the raw target, or null when the raw target's path does
+    /// not decode to <paramref name="routedPath"/> (the way Kestrel decodes: everything but %2F).
+    /// </summary>
+    internal static Uri? RawTargetAddress(string destinationPrefix, string? rawTarget, string? routedPath)
+    {
+        if (string.IsNullOrEmpty(rawTarget) || rawTarget[0] != '/' || routedPath is null)
+        {
+            return null;
+        }
+
+        var queryStart = rawTarget.IndexOf('?', StringComparison.Ordinal);
+        var rawPath = queryStart < 0 ? rawTarget : rawTarget[..queryStart];
+        if (!string.Equals(DecodeLikeKestrel(rawPath), routedPath, StringComparison.Ordinal))
+        {
+            return null;
+        }
+
+        var prefix = destinationPrefix.EndsWith('/') ? destinationPrefix[..^1] : destinationPrefix;
+        var options = new UriCreationOptions { DangerousDisablePathAndQueryCanonicalization = true };
+        return Uri.TryCreate(prefix + rawTarget, in options, out var address) ? address : null;
+    }
+
+    private static string DecodeLikeKestrel(string rawPath)
+    {
+        if (!rawPath.Contains('%', StringComparison.Ordinal))
+        {
+            return rawPath;
+        }
+
+        var decoded = new System.Text.StringBuilder(rawPath.Length);
+        var start = 0;
+        while (true)
+        {
+            var slash = rawPath.IndexOf("%2F", start, StringComparison.OrdinalIgnoreCase);
+            var end = slash < 0 ? rawPath.Length : slash;
+            decoded.Append(Uri.UnescapeDataString(rawPath[start..end]));
+            if (slash < 0)
+            {
+                return decoded.ToString();
+            }
+
+            decoded.Append(rawPath, slash, 3);
+            start = slash + 3;
+        }
     }
 
     // RFC 9110 §7.6.1: a proxy removes the fields a Connection header names. The connection

@@ -1,5 +1,5 @@
 using System.Net.Sockets;
-using Microsoft.Extensions.Options;
+using ProxySidecar.Configuration;
 
 namespace ProxySidecar.Proxy;
 
@@ -61,7 +61,7 @@ internal sealed record ProbeResult(DateTimeOffset At, bool Succeeded, string Det
 /// <summary>Probes the app every <see cref="UpstreamOptions.ProbeInterval"/>: a TCP connect, or GET of the probe path.</summary>
 internal sealed class UpstreamProbeService(
     UpstreamHealth health,
-    IOptionsMonitor<UpstreamOptions> options,
+    LastGoodOptions<UpstreamOptions> options,
     TimeProvider time,
     ILogger<UpstreamProbeService> logger) : BackgroundService
 {
@@ -84,7 +84,7 @@ internal sealed class UpstreamProbeService(
         var wasUp = (bool?)null;
         while (!stoppingToken.IsCancellationRequested)
         {
-            var upstream = options.CurrentValue;
+            var upstream = options.Current;
             var (up, detail) = await ProbeAsync(upstream, stoppingToken).ConfigureAwait(false);
             if (stoppingToken.IsCancellationRequested)
             {
@@ -136,6 +136,13 @@ internal sealed class UpstreamProbeService(
             }
 
             using var request = new HttpRequestMessage(HttpMethod.Get, new Uri(address, upstream.ProbePath));
+            if (upstream.Protocol == UpstreamProtocol.Http2)
+            {
+                // An h2c app (gRPC) speaks nothing but HTTP/2; probe it the way requests reach it.
+                request.Version = System.Net.HttpVersion.Version20;
+                request.VersionPolicy = HttpVersionPolicy.RequestVersionExact;
+            }
+
             using var response = await ProbeClient.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, timeout.Token).ConfigureAwait(false);
             var status = (int)response.StatusCode;
             return (status < 500, $"GET {upstream.ProbePath} answered {status}");

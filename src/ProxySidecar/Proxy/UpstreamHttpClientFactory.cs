@@ -1,4 +1,4 @@
-using Microsoft.Extensions.Options;
+using ProxySidecar.Configuration;
 using Yarp.ReverseProxy.Forwarder;
 
 namespace ProxySidecar.Proxy;
@@ -7,13 +7,13 @@ namespace ProxySidecar.Proxy;
 /// YARP's handler (pooled connections, no proxy, no redirects, no decompression, no cookies) plus the
 /// configured connect timeout.
 /// </summary>
-internal sealed class UpstreamHttpClientFactory(IOptionsMonitor<UpstreamOptions> options, ILogger<ForwarderHttpClientFactory> logger)
+internal sealed class UpstreamHttpClientFactory(LastGoodOptions<UpstreamOptions> options, ILogger<ForwarderHttpClientFactory> logger)
     : ForwarderHttpClientFactory(logger)
 {
     protected override void ConfigureHandler(ForwarderHttpClientContext context, SocketsHttpHandler handler)
     {
         base.ConfigureHandler(context, handler);
-        handler.ConnectTimeout = options.CurrentValue.ConnectTimeout;
+        handler.ConnectTimeout = options.Current.ConnectTimeout;
         handler.PooledConnectionIdleTimeout = TimeSpan.FromSeconds(50);
         handler.PooledConnectionLifetime = Timeout.InfiniteTimeSpan;
     }

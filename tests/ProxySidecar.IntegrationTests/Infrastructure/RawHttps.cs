@@ -1,0 +1,34 @@
+using System.Net;
+using System.Net.Security;
+using System.Net.Sockets;
+using System.Text;
+
+namespace ProxySidecar.IntegrationTests.Infrastructure;
+
+/// <summary>
+/// Sends exactly the bytes a test writes over TLS to the sidecar (HTTP/1.1), for request targets and
+/// headers that HttpClient would normalise. Reads until the server closes the connection.
+/// </summary>
+public static class RawHttps
+{
+    public static async Task<string> SendAsync(SidecarHost sidecar, string request, TimeSpan? timeout = null)
+    {
+        using var cancel = new CancellationTokenSource(timeout ?? TimeSpan.FromSeconds(15));
+        using var tcp = new TcpClient();
+        await tcp.ConnectAsync(IPAddress.Loopback, sidecar.HttpsAddress.Port, cancel.Token);
+        await using var tls = new SslStream(tcp.GetStream());
+        await tls.AuthenticateAsClientAsync(
+            new SslClientAuthenticationOptions
+            {
+                TargetHost = "localhost",
+                ApplicationProtocols = [SslApplicationProtocol.Http11],
+                RemoteCertificateValidationCallback = (_, _, _, _) => true,
+            },
+            cancel.Token);
+        await tls.WriteAsync(Encoding.ASCII.GetBytes(request), cancel.Token);
+        await tls.FlushAsync(cancel.Token);
+        using var response = new MemoryStream();
+        await tls.CopyToAsync(response, cancel.Token);
+        return Encoding.UTF8.GetString(response.ToArray());
+    }
+}

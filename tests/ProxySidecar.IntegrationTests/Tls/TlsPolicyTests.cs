@@ -1,0 +1,175 @@
+using System.Buffers.Binary;
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+using ProxySidecar.IntegrationTests.Infrastructure;
+
+namespace ProxySidecar.IntegrationTests.Tls;
+
+/// <summary>
+/// The public port's TLS policy, checked with hand-built ClientHello messages over a raw socket, so the
+/// result does not depend on what the local TLS client library is willing to offer.
+/// </summary>
+public sealed class TlsPolicyTests
+{
+    // TLS 1.2 suites (IANA code points).
+    private const ushort EcdheEcdsaAes128GcmSha256 = 0xC02B;
+    private const ushort EcdheRsaAes128GcmSha256 = 0xC02F;
+    private const ushort EcdheEcdsaChacha20 = 0xCCA9;
+    private const ushort EcdheEcdsaAes128CbcSha = 0xC009;
+    private const ushort EcdheEcdsaAes256CbcSha = 0xC00A;
+    private const ushort EcdheRsaAes128CbcSha = 0xC013;
+    private const ushort EcdheEcdsaAes128CbcSha256 = 0xC023;
+    private const ushort EcdheEcdsaAes256CbcSha384 = 0xC024;
+    private const ushort EcdheRsaAes128CbcSha256 = 0xC027;
+    private const ushort RsaAes128CbcSha = 0x002F;
+
+    private const ushort Tls11 = 0x0302;
+    private const ushort Tls12 = 0x0303;
+
+    [Fact]
+    public async Task Handshake_Tls12WithGcmSuite_ServerHello()
+    {
+        await using var stack = await SidecarSetup.StartAsync();
+
+        var answer = await SendClientHelloAsync(stack.Sidecar, Tls12, [EcdheEcdsaAes128GcmSha256, EcdheRsaAes128GcmSha256]);
+
+        Assert.Equal(ServerAnswer.ServerHello, answer);
+    }
+
+    [Fact]
+    public async Task Handshake_Tls12WithChaCha20Suite_ServerHello()
+    {
+        await using var stack = await SidecarSetup.StartAsync();
+
+        var answer = await SendClientHelloAsync(stack.Sidecar, Tls12, [EcdheEcdsaChacha20]);
+
+        Assert.Equal(ServerAnswer.ServerHello, answer);
+    }
+
+    [Fact]
+    public async Task Handshake_Tls12WithOnlyCbcSuites_Refused()
+    {
+        await using var stack = await SidecarSetup.StartAsync();
+
+        var answer = await SendClientHelloAsync(
+            stack.Sidecar,
+            Tls12,
+            [EcdheEcdsaAes128CbcSha, EcdheEcdsaAes256CbcSha, EcdheRsaAes128CbcSha, EcdheEcdsaAes128CbcSha256, EcdheEcdsaAes256CbcSha384, EcdheRsaAes128CbcSha256, RsaAes128CbcSha]);
+
+        Assert.NotEqual(ServerAnswer.ServerHello, answer);
+    }
+
+    [Fact]
+    public async Task Handshake_Tls11_Refused()
+    {
+        await using var stack = await SidecarSetup.StartAsync();
+
+        var answer = await SendClientHelloAsync(
+            stack.Sidecar,
+            Tls11,
+            [EcdheEcdsaAes128CbcSha, EcdheRsaAes128CbcSha, EcdheEcdsaAes128GcmSha256, EcdheRsaAes128GcmSha256]);
+
+        Assert.NotEqual(ServerAnswer.ServerHello, answer);
+    }
+
+    private enum ServerAnswer
+    {
+        ServerHello,
+        Alert,
+        Closed,
+        Other,
+    }
+
+    private static async Task<ServerAnswer> SendClientHelloAsync(SidecarHost sidecar, ushort version, ushort[] suites)
+    {
+        using var cancel = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+        using var tcp = new TcpClient();
+        await tcp.ConnectAsync(IPAddress.Loopback, sidecar.HttpsAddress.Port, cancel.Token);
+        var stream = tcp.GetStream();
+        await stream.WriteAsync(BuildClientHello(version, suites), cancel.Token);
+        var header = new byte[6];
+        var read = 0;
+        try
+        {
+            while (read < header.Length)
+            {
+                var n = await stream.ReadAsync(header.AsMemory(read), cancel.Token);
+                if (n == 0)
+                {
+                    break;
+                }
+
+                read += n;
+            }
+        }
+        catch (IOException)
+        {
+            return ServerAnswer.Closed;
+        }
+
+        if (read < 6)
+        {
+            return read == 0 ? ServerAnswer.Closed : ServerAnswer.Other;
+        }
+
+        return header[0] switch
+        {
+            0x16 when header[5] == 0x02 => ServerAnswer.ServerHello,
+            0x15 => ServerAnswer.Alert,
+            _ => ServerAnswer.Other,
+        };
+    }
+
+    /// <summary>A ClientHello record: ECDHE-capable (x25519, secp256r1), with signature algorithms, no session.</summary>
+    private static byte[] BuildClientHello(ushort version, ushort[] suites)
+    {
+        var extensions = new List<byte>();
+        void Extension(ushort type, byte[] data)
+        {
+            extensions.AddRange(U16(type));
+            extensions.AddRange(U16((ushort)data.Length));
+            extensions.AddRange(data);
+        }
+
+        var host = Encoding.ASCII.GetBytes("localhost");
+        Extension(0x0000, [.. U16((ushort)(host.Length + 3)), 0x00, .. U16((ushort)host.Length), .. host]);
+        ushort[] groups = [0x001D, 0x0017];
+        Extension(0x000A, [.. U16((ushort)(groups.Length * 2)), .. groups.SelectMany(U16)]);
+        Extension(0x000B, [0x01, 0x00]);
+        ushort[] signatures = [0x0403, 0x0503, 0x0804, 0x0805, 0x0401, 0x0501];
+        Extension(0x000D, [.. U16((ushort)(signatures.Length * 2)), .. signatures.SelectMany(U16)]);
+        Extension(0xFF01, [0x00]);
+
+        var body = new List<byte>();
+        body.AddRange(U16(version));
+        body.AddRange(System.Security.Cryptography.RandomNumberGenerator.GetBytes(32));
+        body.Add(0x00);
+        body.AddRange(U16((ushort)(suites.Length * 2)));
+        foreach (var suite in suites)
+        {
+            body.AddRange(U16(suite));
+        }
+
+        body.Add(0x01);
+        body.Add(0x00);
+        body.AddRange(U16((ushort)extensions.Count));
+        body.AddRange(extensions);
+
+        var handshake = new List<byte> { 0x01, (byte)(body.Count >> 16), (byte)(body.Count >> 8), (byte)body.Count };
+        handshake.AddRange(body);
+
+        var record = new List<byte> { 0x16 };
+        record.AddRange(U16(0x0301));
+        record.AddRange(U16((ushort)handshake.Count));
+        record.AddRange(handshake);
+        return [.. record];
+    }
+
+    private static byte[] U16(ushort value)
+    {
+        var bytes = new byte[2];
+        BinaryPrimitives.WriteUInt16BigEndian(bytes, value);
+        return bytes;
+    }
+}
