@@ -8,7 +8,7 @@ public sealed class CacheBasicsTests
     public async Task Get_FreshEntry_IsServedFromCacheWithAgeAndCacheStatus()
     {
         await using var host = await CacheTestHost.StartAsync();
-        host.Upstream.Map("/a", CacheTestExtensions.Answer(200, ("Cache-Control", "max-age=60")));
+        host.Upstream.Map("/a", host.Respond(200, ("Cache-Control", "max-age=60")));
 
         using var first = await host.GetAsync("/a");
         host.Time.Advance(TimeSpan.FromSeconds(10));

@@ -75,6 +75,37 @@ public sealed class CacheTestHost : IAsyncDisposable
         return response;
     }
 
+    /// <summary>
+    /// A handler answering <paramref name="status"/> with <paramref name="headers"/>, a Date from the fake clock
+    /// (unless given) and a body "v{n}" where n counts the app's calls for this handler.
+    /// </summary>
+    public Microsoft.AspNetCore.Http.RequestDelegate Respond(int status = 200, params (string Name, string Value)[] headers)
+    {
+        var calls = 0;
+        return async context =>
+        {
+            var n = Interlocked.Increment(ref calls);
+            context.Response.StatusCode = status;
+            if (!headers.Any(h => h.Name.Equals("Date", StringComparison.OrdinalIgnoreCase)))
+            {
+                context.Response.Headers.Date = Time.GetUtcNow().ToString("R", System.Globalization.CultureInfo.InvariantCulture);
+            }
+
+            foreach (var (name, value) in headers)
+            {
+                Microsoft.AspNetCore.Http.HeaderDictionaryExtensions.Append(context.Response.Headers, name, value);
+            }
+
+            if (!Microsoft.AspNetCore.Http.HttpMethods.IsHead(context.Request.Method) && status != 204 && status != 304)
+            {
+                await Microsoft.AspNetCore.Http.HttpResponseWritingExtensions.WriteAsync(context.Response, "v" + n);
+            }
+        };
+    }
+
+    /// <summary>An HTTP-date <paramref name="offset"/> from the fake clock's now.</summary>
+    public string HttpDate(TimeSpan offset) => (Time.GetUtcNow() + offset).ToString("R", System.Globalization.CultureInfo.InvariantCulture);
+
     /// <summary>Requests received by the app for <paramref name="path"/>.</summary>
     public int Hits(string path) => Upstream.Received.Count(r => r.Path == path);
 
@@ -114,24 +145,4 @@ public static class CacheTestExtensions
     public static string? Header(this HttpResponseMessage response, string name) =>
         response.Headers.TryGetValues(name, out var values) ? string.Join(", ", values)
         : response.Content.Headers.TryGetValues(name, out var content) ? string.Join(", ", content) : null;
-
-    /// <summary>A handler answering 200 with <paramref name="headers"/> and a body counting the app's calls for the path.</summary>
-    public static Microsoft.AspNetCore.Http.RequestDelegate Answer(int status = 200, params (string Name, string Value)[] headers)
-    {
-        var calls = 0;
-        return async context =>
-        {
-            var n = Interlocked.Increment(ref calls);
-            context.Response.StatusCode = status;
-            foreach (var (name, value) in headers)
-            {
-                Microsoft.AspNetCore.Http.HeaderDictionaryExtensions.Append(context.Response.Headers, name, value);
-            }
-
-            if (!Microsoft.AspNetCore.Http.HttpMethods.IsHead(context.Request.Method) && status != 204 && status != 304)
-            {
-                await Microsoft.AspNetCore.Http.HttpResponseWritingExtensions.WriteAsync(context.Response, "v" + n);
-            }
-        };
-    }
 }
