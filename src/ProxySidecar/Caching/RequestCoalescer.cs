@@ -15,6 +15,9 @@ internal sealed class RequestCoalescer(TimeProvider time)
 
     public int InFlight => _flights.Count;
 
+    /// <summary>Requests waiting for a leader, over all keys.</summary>
+    public int Waiting => _flights.Values.Sum(f => f.Waiters);
+
     /// <summary>Joins the flight for <paramref name="key"/>; <paramref name="leader"/> is true for the one that must forward.</summary>
     public Flight Join(string key, out bool leader)
     {
