@@ -42,7 +42,7 @@ internal sealed partial class HttpCacheMiddleware
         _metrics = metrics;
         _refresher = refresher;
         _logger = logger;
-        refresher.Attach(next, this);
+        refresher.Attach(this);
     }
 
     public Task InvokeAsync(HttpContext context)
