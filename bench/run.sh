@@ -33,7 +33,7 @@ PORT_BASE="${PORT_BASE:-18000}"
 PYTHON="${PYTHON:-/usr/bin/python3}"
 
 WORK="$BENCH_DIR/work"
-RUN="$WORK/run"
+RUN="${RUN:-$WORK/run}"
 RESULTS_DIR="$BENCH_DIR/results"
 PUBLISH="$WORK/publish"
 
@@ -213,13 +213,13 @@ sidecar_env() {
     "Sidecar__Tls__CertificatePath=$RUN/tls/tls.crt" "Sidecar__Tls__KeyPath=$RUN/tls/tls.key" "$@"
 }
 
-start_sidecar() { # name port adminport [VAR=value ...]
-  local name="$1" port="$2" admin="$3"
+start_sidecar() { # name port adminport [VAR=value ...]; SIDECAR_DIR overrides the published directory
+  local name="$1" port="$2" admin="$3" dir="${SIDECAR_DIR:-$PUBLISH}"
   shift 3
   # stdout (the JSON console log, access log included) is discarded like nginx's access_log /dev/null;
   # stderr keeps start-up failures.
   # shellcheck disable=SC2046
-  (cd "$PUBLISH" && exec env $(sidecar_env "$name" "$port" "$admin" "$@") \
+  (cd "$dir" && exec env $(sidecar_env "$name" "$port" "$admin" "$@") \
     taskset -c "$SERVER_CPU" dotnet ProxySidecar.dll > /dev/null 2> "$RUN/logs/$name.err") &
   local pid=$!
   STARTED_PIDS+=("$pid")
@@ -253,7 +253,7 @@ cpu_ticks() { # name -> utime+stime of the server's processes, in clock ticks
   echo "$total"
 }
 
-mem_kb() { # name field(VmRSS|VmHWM) -> sum over the server's processes
+mem_kb() { # name field(VmRSS|VmHWM|RssAnon) -> sum over the server's processes
   local total=0 pid v
   for pid in $(server_pids "$1"); do
     v="$(awk -v f="$2:" '$1 == f {print $2}' "/proc/$pid/status" 2>/dev/null || echo 0)"
@@ -307,14 +307,28 @@ run_load() { # scenario contender seconds outfile
 measure() { # scenario contender round seconds kind(round|warmup)
   local out="$RUN/raw/$1.$2.$5$3.txt"
   local cpu0 cpu1 o0 o1 t0 t1
+  local load_cpu
   o0="$(origin_requests)"; cpu0="$(cpu_ticks "$2")"; t0="$(date +%s%N)"
-  run_load "$1" "$2" "$4" "$out" || true
+  # user + system seconds of the load generator, to tell when it, not the server, was the limit
+  load_cpu="$( { TIMEFORMAT='%U %S'; time run_load "$1" "$2" "$4" "$out" || true; } 2>&1 | awk '{print $1 + $2}')"
   t1="$(date +%s%N)"; cpu1="$(cpu_ticks "$2")"; o1="$(origin_requests)"
-  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$5" "$1" "$2" "$3" "$((cpu1 - cpu0))" "$((o1 - o0))" "$(( (t1 - t0) / 1000000 ))" "$out" >> "$RUN/measurements.tsv"
+  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$5" "$1" "$2" "$3" "$((cpu1 - cpu0))" "$((o1 - o0))" "$(( (t1 - t0) / 1000000 ))" "$out" "$load_cpu" >> "$RUN/measurements.tsv"
+}
+
+# every port this run listens on must be free (another run, or another service, would skew the figures)
+check_ports() {
+  local port
+  for port in "$@"; do
+    if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+      die "port $port is already in use (another benchmark still running?); stop it or set PORT_BASE"
+    fi
+  done
 }
 
 # ---------------------------------------------------------------- main
 main() {
+  check_ports "$ORIGIN_PORT" "$NGINX_PORT" "$NGINX_CACHE_PORT" "$SIDECAR_PORT" "$SIDECAR_CACHE_PORT" \
+    "$SIDECAR_NOLOG_PORT" "$SIDECAR_VARIANT_PORT" "$STARTUP_PORT" $(seq "$ADMIN_BASE" "$((ADMIN_BASE + 9))")
   ensure_tools
   prepare_files
   publish_sidecar
@@ -357,6 +371,7 @@ main() {
   : > "$RUN/memory.tsv"
   for name in $contenders; do
     printf 'idle\t%s\t%s\n' "$name" "$(mem_kb "$name" VmRSS)" >> "$RUN/memory.tsv"
+    printf 'idle_anon\t%s\t%s\n' "$name" "$(mem_kb "$name" RssAnon)" >> "$RUN/memory.tsv"
   done
 
   : > "$RUN/measurements.tsv"
@@ -384,6 +399,7 @@ main() {
   for name in $contenders; do
     printf 'peak\t%s\t%s\n' "$name" "$(mem_kb "$name" VmHWM)" >> "$RUN/memory.tsv"
     printf 'end\t%s\t%s\n' "$name" "$(mem_kb "$name" VmRSS)" >> "$RUN/memory.tsv"
+    printf 'end_anon\t%s\t%s\n' "$name" "$(mem_kb "$name" RssAnon)" >> "$RUN/memory.tsv"
   done
   cleanup
 
@@ -398,4 +414,5 @@ main() {
   log "written: $RESULTS_DIR/$stamp.md"
 }
 
-main "$@"
+# sourced by bench/ab.sh for its helpers; run directly for the benchmark
+if [ "${BASH_SOURCE[0]}" = "$0" ]; then main "$@"; fi

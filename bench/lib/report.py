@@ -138,7 +138,7 @@ def main():
     warmups = {}
     with open(os.path.join(args.run, "measurements.tsv"), encoding="utf-8") as f:
         for line in f:
-            kind, scenario, contender, _round, ticks, origin, wall_ms, path = line.rstrip("\n").split("\t")
+            kind, scenario, contender, _round, ticks, origin, wall_ms, path, load_cpu = line.rstrip("\n").split("\t")
             m = parse(scenario, path, int(wall_ms))
             requests = m.get("requests") or 0
             if not requests:
@@ -146,6 +146,7 @@ def main():
             m["cpu_us_per_req"] = int(ticks) * 1e6 / CLK_TCK / requests if requests else None
             m["origin_share"] = int(origin) / requests if requests else None
             m["wall_ms"] = int(wall_ms)
+            m["load_busy"] = float(load_cpu or 0) * 1000 / int(wall_ms) if int(wall_ms) else None
             if kind == "warmup":
                 warmups[contender] = m
             else:
@@ -162,6 +163,7 @@ def main():
             "origin_share": median([m.get("origin_share") for m in ms]),
             "errors": sum(m.get("errors", 0) + m.get("socket_errors", 0) for m in ms),
             "empty": sum(1 for m in ms if m.get("empty")),
+            "load_busy": median([m.get("load_busy") for m in ms]),
         }
 
     memory = defaultdict(dict)
@@ -204,6 +206,8 @@ def main():
             notes = []
             if s["empty"]:
                 notes.append(f"{s['empty']} round(s) without a single completed request")
+            if s["load_busy"] is not None and s["load_busy"] >= 0.9:
+                notes.append(f"load generator {s['load_busy']:.0%} busy: it, not the server, may be the limit")
             if s["errors"]:
                 notes.append(f"{s['errors']} errors")
             if scenario.endswith("-hit") and s["origin_share"] is not None:
@@ -220,18 +224,22 @@ def main():
         for contender, m in sorted(warmups.items()):
             lines.append(f"| {CONTENDER_NOTE.get(contender, contender)} | {fmt(m.get('rps'))} | {fmt(m.get('cpu_us_per_req'), 1)} |")
 
-    lines += ["", "Memory (VmRSS / VmHWM from /proc, summed over the server's processes: nginx = master + workers) "
-              "and start-up:", "",
-              "| server | RSS idle MB | RSS peak MB | RSS at end MB | exec → first HTTPS 200 ms (median) | starts (ms) |",
-              "|---|---:|---:|---:|---:|---|"]
+    lines += ["", "Memory (VmRSS / VmHWM / RssAnon from /proc, summed over the server's processes: nginx = master + workers; "
+              "RSS includes file-backed pages shared with other processes, such as the .NET runtime and framework assemblies; "
+              "anonymous RSS is the process's own heap) and start-up (exec → first HTTPS 200, polled over TLS every 2 ms):", "",
+              "| server | RSS idle MB | RSS peak MB | RSS at end MB | anonymous RSS idle / at end MB | exec → first HTTPS 200 ms (median) | starts (ms) |",
+              "|---|---:|---:|---:|---:|---:|---|"]
     for name in sorted(memory):
         mem = memory[name]
+        whole = [v for k, v in mem.items() if not k.endswith("_anon")]
         lines.append(f"| {CONTENDER_NOTE.get(name, name)} | {fmt(mem.get('idle', 0) / 1024, 1)} | "
-                     f"{fmt(max(mem.values()) / 1024, 1)} | {fmt(mem.get('end', 0) / 1024, 1)} | | |")
+                     f"{fmt(max(whole) / 1024, 1)} | {fmt(mem.get('end', 0) / 1024, 1)} | "
+                     f"{fmt(mem.get('idle_anon', 0) / 1024, 1)} / {fmt(mem.get('end_anon', 0) / 1024, 1)} | | |")
     for name, records in sorted(startup.items()):
         times = [r["first_200_ms"] for r in records]
-        lines.append(f"| {name}, fresh start (RSS 2 s after the first 200) | {fmt(median([r['rss_kb'] for r in records]) / 1024, 1)} | | | "
-                     f"{fmt(median(times), 0)} | {', '.join(fmt(t) for t in times)} |")
+        lines.append(f"| {name}, fresh start (RSS 2 s after the first 200) | {fmt(median([r['rss_kb'] for r in records]) / 1024, 1)} | | | | "
+                     f"{fmt(median(times), 0)} | {', '.join(fmt(t) for t in times)}; listening after "
+                     f"{fmt(median([r.get('listening_ms') for r in records]))} ms; CPU to first 200 {fmt(median([r.get('cpu_ms') for r in records]))} ms |")
     lines.append("")
 
     with open(args.out + ".md", "w", encoding="utf-8") as f:

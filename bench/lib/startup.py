@@ -1,6 +1,11 @@
 #!/usr/bin/env python3
 """Time from exec to the first successful HTTPS 200, and the resident memory right after it.
 
+Also records when the port first accepted a TCP connection (listening_ms), which splits start-up into
+"process start until the listener is open" and "the first request (TLS handshake, routing, upstream
+connection)", and the CPU time the process used until its first 200 (cpu_ms), which is far less
+sensitive to a busy machine than the wall-clock figures.
+
 Starts the command (pinned with taskset) several times, polls the URL over TLS in a tight loop
 (a failed connect is retried after 2 ms), records the elapsed time of the first 200, waits two
 seconds, reads VmRSS of the process and its children, then stops it with SIGTERM (by PID).
@@ -18,7 +23,7 @@ import time
 import urllib.parse
 
 
-def first_200(url: str, deadline: float) -> bool:
+def first_200(url: str, deadline: float, timeline: dict) -> bool:
     parts = urllib.parse.urlsplit(url)
     context = ssl.create_default_context()
     context.check_hostname = False
@@ -27,6 +32,7 @@ def first_200(url: str, deadline: float) -> bool:
     while time.monotonic() < deadline:
         try:
             with socket.create_connection((parts.hostname, parts.port), timeout=2) as raw:
+                timeline.setdefault("listening", time.monotonic())
                 with context.wrap_socket(raw, server_hostname=parts.hostname) as tls:
                     tls.sendall(request)
                     head = tls.recv(64)
@@ -36,6 +42,16 @@ def first_200(url: str, deadline: float) -> bool:
             pass
         time.sleep(0.002)
     return False
+
+
+def cpu_ms(pid: int) -> float:
+    """utime + stime of the process so far (its threads included), in milliseconds."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) * 1000 / os.sysconf("SC_CLK_TCK")
+    except OSError:
+        return 0.0
 
 
 def rss_kb(pid: int) -> int:
@@ -80,8 +96,11 @@ def main() -> int:
         process = subprocess.Popen(["taskset", "-c", args.cpu] + command, cwd=args.cwd, env=env,
                                    stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         try:
-            ok = first_200(args.url, started + 30)
+            timeline = {}
+            ok = first_200(args.url, started + 30, timeline)
             elapsed_ms = (time.monotonic() - started) * 1000
+            listening_ms = (timeline.get("listening", started) - started) * 1000
+            cpu_to_200_ms = cpu_ms(process.pid)
             time.sleep(2)
             memory = rss_kb(process.pid)
         finally:
@@ -94,7 +113,7 @@ def main() -> int:
         if not ok:
             sys.stderr.write(f"{args.name} did not answer 200 within 30 s:\n{err.decode(errors='replace')}\n")
             return 1
-        print(json.dumps({"server": args.name, "run": run + 1, "first_200_ms": round(elapsed_ms, 1), "rss_kb": memory}), flush=True)
+        print(json.dumps({"server": args.name, "run": run + 1, "first_200_ms": round(elapsed_ms, 1), "listening_ms": round(listening_ms, 1), "cpu_ms": cpu_to_200_ms, "rss_kb": memory}), flush=True)
     return 0
 
 
