@@ -44,17 +44,8 @@ def first_200(url: str, deadline: float, timeline: dict) -> bool:
     return False
 
 
-def cpu_ms(pid: int) -> float:
-    """utime + stime of the process so far (its threads included), in milliseconds."""
-    try:
-        with open(f"/proc/{pid}/stat", encoding="ascii") as f:
-            fields = f.read().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) * 1000 / os.sysconf("SC_CLK_TCK")
-    except OSError:
-        return 0.0
-
-
-def rss_kb(pid: int) -> int:
+def family(pid: int) -> list:
+    """The process and its children (nginx's workers)."""
     pids = [pid]
     try:
         for task in os.listdir(f"/proc/{pid}/task"):
@@ -62,8 +53,26 @@ def rss_kb(pid: int) -> int:
                 pids += [int(p) for p in f.read().split()]
     except OSError:
         pass
+    return sorted(set(pids))
+
+
+def cpu_ms(pid: int) -> float:
+    """utime + stime of the process and its children so far (threads included), in milliseconds."""
     total = 0
-    for p in set(pids):
+    for p in family(pid):
+        try:
+            with open(f"/proc/{p}/stat", encoding="ascii") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])
+        except OSError:
+            pass
+    return total * 1000 / os.sysconf("SC_CLK_TCK")
+
+
+def rss_kb(pid: int) -> int:
+    pids = family(pid)
+    total = 0
+    for p in pids:
         try:
             with open(f"/proc/{p}/status", encoding="ascii") as f:
                 for line in f:
