@@ -1,0 +1,418 @@
+#!/usr/bin/env bash
+# Load benchmark: ProxySidecar against nginx on the same machine, same origin, same certificate.
+#
+#   sudo bench/run.sh                     # defaults: DURATION=10 ROUNDS=3 WARMUP=20
+#   DURATION=3 ROUNDS=1 WARMUP=3 bench/run.sh   # a quick check that everything works
+#
+# Non-interactive and idempotent: installs what is missing (apt), publishes the sidecar (Release)
+# to bench/work/publish, starts every process itself, stops every one of them (by PID) on exit,
+# and writes bench/results/<date>.md, .png and .json (plus latest.md/latest.png).
+# See README.md, section "Performance", for what is measured and how.
+set -euo pipefail
+
+BENCH_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+REPO_DIR="$(cd "$BENCH_DIR/.." && pwd)"
+
+DURATION="${DURATION:-10}"          # seconds per measurement
+ROUNDS="${ROUNDS:-3}"               # measurements per scenario and contender (interleaved)
+WARMUP="${WARMUP:-20}"              # seconds of keep-alive load per contender before round 1 (JIT tiering)
+WARMUP_EACH="${WARMUP_EACH:-3}"     # seconds per scenario and contender before round 1
+STARTS="${STARTS:-5}"               # start-up measurements per server (median reported)
+CONNS="${CONNS:-64}"                # wrk connections, keep-alive scenarios
+H2_CLIENTS="${H2_CLIENTS:-16}"      # h2load connections
+H2_STREAMS="${H2_STREAMS:-10}"      # h2load concurrent streams per connection
+NEWCONN_CONNS="${NEWCONN_CONNS:-16}" # wrk connections, new connection per request (sessions resumed)
+FULL_CLIENTS="${FULL_CLIENTS:-8}"   # parallel openssl s_time processes, new connection per request (full handshakes)
+SERVER_CPU="${SERVER_CPU:-1}"       # core for the server under test (and the shared origin)
+LOAD_CPU="${LOAD_CPU:-0}"           # core for the load generator
+SCENARIOS="${SCENARIOS:-h1-1k h1-64k h1-1k-hit h1-64k-hit h2-1k h2-1k-hit newconn-1k newfull-1k}"
+NOLOG_VARIANT="${NOLOG_VARIANT:-1}" # 1: also run the sidecar with its access log off in h1-1k
+SIDECAR_VARIANT_ENV="${SIDECAR_VARIANT_ENV:-}" # e.g. "DOTNET_TieredPGO=0": adds contender sidecar-variant to proxied scenarios
+SKIP_BUILD="${SKIP_BUILD:-0}"
+PORT_BASE="${PORT_BASE:-18000}"
+PYTHON="${PYTHON:-/usr/bin/python3}"
+
+WORK="$BENCH_DIR/work"
+RUN="${RUN:-$WORK/run}"
+RESULTS_DIR="$BENCH_DIR/results"
+PUBLISH="$WORK/publish"
+
+ORIGIN_PORT=$((PORT_BASE + 80))
+NGINX_PORT=$((PORT_BASE + 443))
+NGINX_CACHE_PORT=$((PORT_BASE + 444))
+SIDECAR_PORT=$((PORT_BASE + 445))
+SIDECAR_CACHE_PORT=$((PORT_BASE + 446))
+SIDECAR_NOLOG_PORT=$((PORT_BASE + 447))
+SIDECAR_VARIANT_PORT=$((PORT_BASE + 448))
+STARTUP_PORT=$((PORT_BASE + 449))
+ADMIN_BASE=$((PORT_BASE + 900))
+
+log() { printf '[bench %s] %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
+die() { log "ERROR: $*"; exit 1; }
+
+# ---------------------------------------------------------------- processes, cleanup
+declare -a STARTED_PIDS=()
+
+stop_pid() {
+  local pid="$1"
+  kill -0 "$pid" 2>/dev/null || return 0
+  local children
+  children="$(pgrep -P "$pid" 2>/dev/null || true)"
+  kill -TERM "$pid" 2>/dev/null || true
+  for _ in $(seq 1 50); do
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  kill -0 "$pid" 2>/dev/null && kill -KILL "$pid" 2>/dev/null || true
+  for child in $children; do kill -KILL "$child" 2>/dev/null || true; done
+  wait "$pid" 2>/dev/null || true
+}
+
+cleanup() {
+  local pid
+  for pid in "${STARTED_PIDS[@]}"; do stop_pid "$pid"; done
+  STARTED_PIDS=()
+}
+trap cleanup EXIT
+trap 'log "failed at line $LINENO: $BASH_COMMAND"' ERR
+trap 'exit 130' INT TERM
+
+# ---------------------------------------------------------------- tools
+ensure_tools() {
+  local missing=()
+  command -v nginx >/dev/null || missing+=(nginx)
+  command -v wrk >/dev/null || missing+=(wrk)
+  command -v h2load >/dev/null || missing+=(nghttp2-client)
+  command -v curl >/dev/null || missing+=(curl)
+  command -v openssl >/dev/null || missing+=(openssl)
+  command -v taskset >/dev/null || missing+=(util-linux)
+  [ -x "$PYTHON" ] || missing+=(python3)
+  if [ -x "$PYTHON" ] && ! "$PYTHON" -c 'import matplotlib' 2>/dev/null; then missing+=(python3-matplotlib); fi
+  if [ "${#missing[@]}" -gt 0 ]; then
+    log "installing ${missing[*]}"
+    [ "$(id -u)" = 0 ] || die "run as root to install ${missing[*]}, or install them first"
+    apt-get -o DPkg::Lock::Timeout=300 update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 install -y -qq "${missing[@]}" >/dev/null
+  fi
+  command -v dotnet >/dev/null || die "dotnet (the .NET 10 SDK) is needed to publish the sidecar"
+  [ "$(nproc)" -ge 2 ] || die "needs at least 2 cores (one for the server, one for the load generator)"
+}
+
+# ---------------------------------------------------------------- files
+prepare_files() {
+  rm -rf "$RUN"
+  mkdir -p "$RUN"/{tls,html,raw,logs} "$RESULTS_DIR"
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
+    -subj "/CN=localhost" -addext "subjectAltName=DNS:localhost,IP:127.0.0.1" \
+    -keyout "$RUN/tls/tls.key" -out "$RUN/tls/tls.crt" 2>/dev/null
+  head -c 768 /dev/urandom | base64 -w0 > "$RUN/html/1k.bin"      # 1024 bytes
+  head -c 49152 /dev/urandom | base64 -w0 > "$RUN/html/64k.bin"   # 65536 bytes
+}
+
+publish_sidecar() {
+  if [ "$SKIP_BUILD" = 1 ] && [ -f "$PUBLISH/ProxySidecar.dll" ]; then return; fi
+  log "publishing the sidecar (Release) to $PUBLISH"
+  dotnet publish "$REPO_DIR/src/ProxySidecar/ProxySidecar.csproj" -c Release -o "$PUBLISH" -nologo -v quiet \
+    > "$RUN/logs/publish.log" 2>&1 || { cat "$RUN/logs/publish.log" >&2; die "dotnet publish failed"; }
+}
+
+# nginx.conf for one instance; $1 name, $2 kind (origin|proxy|cache), $3 port
+write_nginx_conf() {
+  local name="$1" kind="$2" port="$3" dir="$RUN/$1"
+  mkdir -p "$dir/logs" "$dir/tmp" "$dir/cache"
+  local common="
+worker_processes 1;
+user root;
+pid $dir/nginx.pid;
+error_log $dir/logs/error.log warn;
+events { worker_connections 4096; }
+"
+  local http_common="
+    client_body_temp_path $dir/tmp/body; proxy_temp_path $dir/tmp/proxy;
+    fastcgi_temp_path $dir/tmp/fcgi; uwsgi_temp_path $dir/tmp/uwsgi; scgi_temp_path $dir/tmp/scgi;
+    keepalive_requests 1000000; keepalive_timeout 130s;
+"
+  if [ "$kind" = origin ]; then
+    cat > "$dir/nginx.conf" <<EOF
+$common
+http {
+  $http_common
+  access_log off;
+  sendfile on; tcp_nopush on;
+  open_file_cache max=16 inactive=600s; open_file_cache_valid 600s;
+  default_type application/octet-stream;
+  server {
+    listen 127.0.0.1:$port reuseport backlog=4096;
+    root $RUN/html;
+    location = /nginx_status { stub_status; }
+    location / { add_header Cache-Control "public, max-age=60"; }
+  }
+}
+EOF
+    return
+  fi
+  local cache_directives=""
+  local cache_zone=""
+  if [ "$kind" = cache ]; then
+    cache_zone="proxy_cache_path $dir/cache levels=1:2 keys_zone=bench:10m max_size=100m inactive=10m use_temp_path=off;"
+    cache_directives="proxy_cache bench; add_header X-Cache-Status \$upstream_cache_status;"
+  fi
+  cat > "$dir/nginx.conf" <<EOF
+$common
+http {
+  $http_common
+  access_log /dev/null combined;
+  $cache_zone
+  upstream origin { server 127.0.0.1:$ORIGIN_PORT; keepalive 64; keepalive_requests 1000000; }
+  server {
+    listen 127.0.0.1:$port ssl http2 reuseport backlog=4096;
+    ssl_certificate $RUN/tls/tls.crt;
+    ssl_certificate_key $RUN/tls/tls.key;
+    ssl_protocols TLSv1.2 TLSv1.3;
+    ssl_ciphers ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305;
+    ssl_prefer_server_ciphers off;
+    ssl_session_cache shared:SSL:10m;
+    ssl_session_timeout 1d;
+    location / {
+      proxy_pass http://origin;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_set_header Host \$host;
+      proxy_set_header X-Forwarded-For \$proxy_add_x_forwarded_for;
+      proxy_set_header X-Forwarded-Proto \$scheme;
+      proxy_set_header X-Forwarded-Host \$host;
+      $cache_directives
+    }
+  }
+}
+EOF
+}
+
+# ---------------------------------------------------------------- servers
+declare -A PORT=() PIDS=()
+
+start_nginx() { # name kind port
+  write_nginx_conf "$1" "$2" "$3"
+  nginx -t -q -p "$RUN/$1" -c "$RUN/$1/nginx.conf" 2>&1 | grep -v "^$" >&2 && die "nginx config of $1 is invalid"
+  taskset -c "$SERVER_CPU" nginx -p "$RUN/$1" -c "$RUN/$1/nginx.conf" -g 'daemon off;' \
+    > "$RUN/logs/$1.out" 2>&1 &
+  local pid=$!
+  STARTED_PIDS+=("$pid")
+  PIDS[$1]="$pid"
+  PORT[$1]="$3"
+}
+
+# sidecar_env name port adminport [extra VAR=value ...]: the environment for one sidecar instance
+sidecar_env() {
+  local port="$2" admin="$3"
+  shift 3
+  echo "ASPNETCORE_ENVIRONMENT=Production" \
+    "Sidecar__Hosting__HttpsPort=$port" "Sidecar__Hosting__AdminPort=$admin" \
+    "Sidecar__Hosting__ListenAddress=127.0.0.1" "Sidecar__Hosting__AdminListenAddress=127.0.0.1" \
+    "Sidecar__Upstream__Address=http://127.0.0.1:$ORIGIN_PORT" \
+    "Sidecar__Tls__CertificatePath=$RUN/tls/tls.crt" "Sidecar__Tls__KeyPath=$RUN/tls/tls.key" "$@"
+}
+
+start_sidecar() { # name port adminport [VAR=value ...]; SIDECAR_DIR overrides the published directory
+  local name="$1" port="$2" admin="$3" dir="${SIDECAR_DIR:-$PUBLISH}"
+  shift 3
+  # stdout (the JSON console log, access log included) is discarded like nginx's access_log /dev/null;
+  # stderr keeps start-up failures.
+  # shellcheck disable=SC2046
+  (cd "$dir" && exec env $(sidecar_env "$name" "$port" "$admin" "$@") \
+    taskset -c "$SERVER_CPU" dotnet ProxySidecar.dll > /dev/null 2> "$RUN/logs/$name.err") &
+  local pid=$!
+  STARTED_PIDS+=("$pid")
+  PIDS[$name]="$pid"
+  PORT[$name]="$port"
+}
+
+wait_https() { # name path
+  local url="https://127.0.0.1:${PORT[$1]}$2"
+  for _ in $(seq 1 300); do
+    if [ "$(curl -sk -o /dev/null -w '%{http_code}' --max-time 2 "$url" 2>/dev/null)" = 200 ]; then return 0; fi
+    kill -0 "${PIDS[$1]}" 2>/dev/null || { cat "$RUN/logs/$1".* >&2 2>/dev/null || true; die "$1 exited during start-up"; }
+    sleep 0.1
+  done
+  die "$1 did not answer 200 on $url within 30 s"
+}
+
+# every PID of a server: the process and its children (nginx workers)
+server_pids() {
+  local pid="${PIDS[$1]}"
+  echo "$pid" $(pgrep -P "$pid" 2>/dev/null || true)
+}
+
+cpu_ticks() { # name -> utime+stime of the server's processes, in clock ticks
+  local total=0 pid
+  for pid in $(server_pids "$1"); do
+    [ -r "/proc/$pid/stat" ] || continue
+    # fields after the ")" of the command name: state is 3, utime 14, stime 15
+    total=$((total + $(sed 's/^.*) //' "/proc/$pid/stat" | awk '{print $12 + $13}')))
+  done
+  echo "$total"
+}
+
+mem_kb() { # name field(VmRSS|VmHWM|RssAnon) -> sum over the server's processes
+  local total=0 pid v
+  for pid in $(server_pids "$1"); do
+    v="$(awk -v f="$2:" '$1 == f {print $2}' "/proc/$pid/status" 2>/dev/null || echo 0)"
+    total=$((total + ${v:-0}))
+  done
+  echo "$total"
+}
+
+origin_requests() {
+  curl -s "http://127.0.0.1:$ORIGIN_PORT/nginx_status" | awk 'NR == 3 {print $3}'
+}
+
+# ---------------------------------------------------------------- load
+scenario_path() { case "$1" in *64k*) echo /64k.bin ;; *) echo /1k.bin ;; esac; }
+
+scenario_contenders() {
+  case "$1" in
+    *-hit) echo "sidecar-cache nginx-cache" ;;
+    h1-1k)
+      local c="sidecar nginx"
+      [ "$NOLOG_VARIANT" = 1 ] && c="$c sidecar-nolog"
+      [ -n "$SIDECAR_VARIANT_ENV" ] && c="$c sidecar-variant"
+      echo "$c" ;;
+    *)
+      local c="sidecar nginx"
+      [ -n "$SIDECAR_VARIANT_ENV" ] && c="$c sidecar-variant"
+      echo "$c" ;;
+  esac
+}
+
+run_load() { # scenario contender seconds outfile
+  local url="https://127.0.0.1:${PORT[$2]}$(scenario_path "$1")"
+  case "$1" in
+    h1-*) taskset -c "$LOAD_CPU" wrk -t1 -c"$CONNS" -d"${3}s" --latency "$url" > "$4" 2>&1 ;;
+    newconn-*) taskset -c "$LOAD_CPU" wrk -t1 -c"$NEWCONN_CONNS" -d"${3}s" --latency -H "Connection: close" "$url" > "$4" 2>&1 ;;
+    h2-*) taskset -c "$LOAD_CPU" h2load -t1 -c"$H2_CLIENTS" -m"$H2_STREAMS" -D "$3" --log-file="$4.log" "$url" > "$4" 2>&1 ;;
+    newfull-*)
+      # openssl s_time -new: a full handshake for every connection, one HTTP/1.0 GET each, sequential per process
+      local i pids=()
+      for i in $(seq 1 "$FULL_CLIENTS"); do
+        taskset -c "$LOAD_CPU" openssl s_time -connect "127.0.0.1:${PORT[$2]}" -new -time "$3" \
+          -www "$(scenario_path "$1")" > "$4.$i" 2>&1 &
+        pids+=($!)
+      done
+      wait "${pids[@]}" || true
+      cat "$4".[0-9]* > "$4"
+      rm -f "$4".[0-9]* ;;
+  esac
+}
+
+measure() { # scenario contender round seconds kind(round|warmup)
+  local out="$RUN/raw/$1.$2.$5$3.txt"
+  local cpu0 cpu1 o0 o1 t0 t1
+  local load_cpu
+  o0="$(origin_requests)"; cpu0="$(cpu_ticks "$2")"; t0="$(date +%s%N)"
+  # user + system seconds of the load generator, to tell when it, not the server, was the limit
+  load_cpu="$( { TIMEFORMAT='%U %S'; time run_load "$1" "$2" "$4" "$out" || true; } 2>&1 | awk '{print $1 + $2}')"
+  t1="$(date +%s%N)"; cpu1="$(cpu_ticks "$2")"; o1="$(origin_requests)"
+  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$5" "$1" "$2" "$3" "$((cpu1 - cpu0))" "$((o1 - o0))" "$(( (t1 - t0) / 1000000 ))" "$out" "$load_cpu" >> "$RUN/measurements.tsv"
+}
+
+# every port this run listens on must be free (another run, or another service, would skew the figures)
+check_ports() {
+  local port
+  for port in "$@"; do
+    if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+      die "port $port is already in use (another benchmark still running?); stop it or set PORT_BASE"
+    fi
+  done
+}
+
+# ---------------------------------------------------------------- main
+main() {
+  check_ports "$ORIGIN_PORT" "$NGINX_PORT" "$NGINX_CACHE_PORT" "$SIDECAR_PORT" "$SIDECAR_CACHE_PORT" \
+    "$SIDECAR_NOLOG_PORT" "$SIDECAR_VARIANT_PORT" "$STARTUP_PORT" $(seq "$ADMIN_BASE" "$((ADMIN_BASE + 9))")
+  ensure_tools
+  prepare_files
+  publish_sidecar
+  local started_at
+  started_at="$(date -u +%Y-%m-%dT%H:%M:%SZ)"
+
+  start_nginx origin origin "$ORIGIN_PORT"
+  for _ in $(seq 1 50); do curl -s -o /dev/null "http://127.0.0.1:$ORIGIN_PORT/1k.bin" && break; sleep 0.1; done
+  [ "$(curl -s "http://127.0.0.1:$ORIGIN_PORT/1k.bin" | wc -c)" = 1024 ] || die "the origin does not serve /1k.bin"
+
+  log "start-up time and idle memory, $STARTS starts each"
+  "$PYTHON" "$BENCH_DIR/lib/startup.py" --runs "$STARTS" --cpu "$SERVER_CPU" --name sidecar \
+    --url "https://127.0.0.1:$STARTUP_PORT/1k.bin" --cwd "$PUBLISH" \
+    --env "$(sidecar_env startup "$STARTUP_PORT" "$((ADMIN_BASE + 9))")" -- dotnet ProxySidecar.dll \
+    >> "$RUN/startup.jsonl"
+  write_nginx_conf nginx-startup proxy "$STARTUP_PORT"
+  "$PYTHON" "$BENCH_DIR/lib/startup.py" --runs "$STARTS" --cpu "$SERVER_CPU" --name nginx \
+    --url "https://127.0.0.1:$STARTUP_PORT/1k.bin" --cwd "$RUN" --env "" -- \
+    nginx -p "$RUN/nginx-startup" -c "$RUN/nginx-startup/nginx.conf" -g 'daemon off;' \
+    >> "$RUN/startup.jsonl"
+
+  log "starting the contenders"
+  start_nginx nginx proxy "$NGINX_PORT"
+  start_nginx nginx-cache cache "$NGINX_CACHE_PORT"
+  start_sidecar sidecar "$SIDECAR_PORT" "$((ADMIN_BASE + 5))" Sidecar__Cache__Enabled=false
+  start_sidecar sidecar-cache "$SIDECAR_CACHE_PORT" "$((ADMIN_BASE + 6))" Sidecar__Cache__Enabled=true
+  [ "$NOLOG_VARIANT" = 1 ] && start_sidecar sidecar-nolog "$SIDECAR_NOLOG_PORT" "$((ADMIN_BASE + 7))" \
+    Sidecar__Cache__Enabled=false Sidecar__AccessLog__Enabled=false
+  # shellcheck disable=SC2086
+  [ -n "$SIDECAR_VARIANT_ENV" ] && start_sidecar sidecar-variant "$SIDECAR_VARIANT_PORT" "$((ADMIN_BASE + 8))" \
+    Sidecar__Cache__Enabled=false $SIDECAR_VARIANT_ENV
+  local name contenders=""
+  for name in "${!PIDS[@]}"; do
+    [ "$name" = origin ] && continue
+    wait_https "$name" /1k.bin
+    wait_https "$name" /64k.bin
+    contenders="$contenders $name"
+  done
+  sleep 2
+  : > "$RUN/memory.tsv"
+  for name in $contenders; do
+    printf 'idle\t%s\t%s\n' "$name" "$(mem_kb "$name" VmRSS)" >> "$RUN/memory.tsv"
+    printf 'idle_anon\t%s\t%s\n' "$name" "$(mem_kb "$name" RssAnon)" >> "$RUN/memory.tsv"
+  done
+
+  : > "$RUN/measurements.tsv"
+  local scenario contender round
+  log "warm-up: ${WARMUP} s of keep-alive 1 KiB per contender, then ${WARMUP_EACH} s per scenario"
+  for contender in $contenders; do
+    case "$contender" in *cache) scenario=h1-1k-hit ;; *) scenario=h1-1k ;; esac
+    measure "$scenario" "$contender" 0 "$WARMUP" warmup
+  done
+  for scenario in $SCENARIOS; do
+    for contender in $(scenario_contenders "$scenario"); do
+      run_load "$scenario" "$contender" "$WARMUP_EACH" "$RUN/raw/$scenario.$contender.warmup-each.txt" || true
+    done
+  done
+
+  for round in $(seq 1 "$ROUNDS"); do
+    log "round $round of $ROUNDS"
+    for scenario in $SCENARIOS; do
+      for contender in $(scenario_contenders "$scenario"); do
+        measure "$scenario" "$contender" "$round" "$DURATION" round
+      done
+    done
+  done
+
+  for name in $contenders; do
+    printf 'peak\t%s\t%s\n' "$name" "$(mem_kb "$name" VmHWM)" >> "$RUN/memory.tsv"
+    printf 'end\t%s\t%s\n' "$name" "$(mem_kb "$name" VmRSS)" >> "$RUN/memory.tsv"
+    printf 'end_anon\t%s\t%s\n' "$name" "$(mem_kb "$name" RssAnon)" >> "$RUN/memory.tsv"
+  done
+  cleanup
+
+  local stamp
+  stamp="$(date -u +%Y%m%d-%H%M%S)"
+  "$PYTHON" "$BENCH_DIR/lib/report.py" --run "$RUN" --out "$RESULTS_DIR/$stamp" \
+    --started "$started_at" --repo "$REPO_DIR" \
+    --settings "DURATION=$DURATION ROUNDS=$ROUNDS WARMUP=$WARMUP WARMUP_EACH=$WARMUP_EACH CONNS=$CONNS H2_CLIENTS=$H2_CLIENTS H2_STREAMS=$H2_STREAMS NEWCONN_CONNS=$NEWCONN_CONNS SERVER_CPU=$SERVER_CPU LOAD_CPU=$LOAD_CPU${SIDECAR_VARIANT_ENV:+ SIDECAR_VARIANT_ENV=\"$SIDECAR_VARIANT_ENV\"}"
+  cp "$RESULTS_DIR/$stamp.md" "$RESULTS_DIR/latest.md"
+  [ -f "$RESULTS_DIR/$stamp.png" ] && cp "$RESULTS_DIR/$stamp.png" "$RESULTS_DIR/latest.png"
+  cat "$RESULTS_DIR/$stamp.md"
+  log "written: $RESULTS_DIR/$stamp.md"
+}
+
+# sourced by bench/ab.sh for its helpers; run directly for the benchmark
+if [ "${BASH_SOURCE[0]}" = "$0" ]; then main "$@"; fi
