@@ -2,6 +2,7 @@ using System.Diagnostics.Metrics;
 using System.Globalization;
 using System.Net;
 using System.Text.RegularExpressions;
+using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
 using ProxySidecar.IntegrationTests.Infrastructure;
 using ProxySidecar.Telemetry;
@@ -75,23 +76,50 @@ public sealed partial class MetricsEndpointTests
     }
 
     [Fact]
-    public async Task Metrics_InstrumentsOfOtherFeatures_AppearOnceTheyHaveValues()
+    public async Task Metrics_AfterCacheTraffic_ListsTheCacheInstrumentsWithValues()
     {
         await using var rig = await TelemetryRig.StartAsync();
-        var meter = rig.Sidecar.Services.GetRequiredService<IMeterFactory>().Create(SidecarTelemetry.MeterName);
-        var lookups = meter.CreateCounter<long>(SidecarTelemetry.Instruments.CacheLookups, "{lookup}");
-        var reloads = meter.CreateCounter<long>(SidecarTelemetry.Instruments.CertificateReloads, "{reload}");
-        meter.CreateObservableGauge(SidecarTelemetry.Instruments.CacheBytes, () => 4096L, "By");
-        lookups.Add(2, new KeyValuePair<string, object?>("result", "hit"));
-        lookups.Add(1, new KeyValuePair<string, object?>("result", "miss"));
-        reloads.Add(1, new KeyValuePair<string, object?>("outcome", "failure"));
+        rig.Upstream.Map("/cached", async context =>
+        {
+            context.Response.Headers.CacheControl = "public, max-age=60";
+            await context.Response.WriteAsync(new string('x', 1024));
+        });
+        using var client = rig.CreateClient();
+        for (var i = 0; i < 3; i++)
+        {
+            using var response = await client.GetAsync(new Uri("/cached", UriKind.Relative));
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        }
 
-        var text = await ScrapeAsync(rig);
+        // The store write happens after the first response completed; scrape until it is counted.
+        var text = await ScrapeUntilAsync(rig, t => t.Contains("proxysidecar_cache_stores_total ", StringComparison.Ordinal));
 
+        Assert.Equal(1, rig.Upstream.Count);
         Assert.Equal(2, Value(text, "proxysidecar_cache_lookups_total{result=\"hit\"}"));
         Assert.Equal(1, Value(text, "proxysidecar_cache_lookups_total{result=\"miss\"}"));
-        Assert.Equal(1, Value(text, "proxysidecar_tls_certificate_reloads_total{outcome=\"failure\"}"));
-        Assert.Equal(4096, Value(text, "proxysidecar_cache_bytes"));
+        Assert.Equal(1, Value(text, "proxysidecar_cache_stores_total"));
+        Assert.True(Value(text, "proxysidecar_cache_stored_bytes_total") >= 1024);
+        Assert.True(Value(text, "proxysidecar_cache_bytes") >= 1024);
+        Assert.Equal(1, Value(text, "proxysidecar_cache_entries"));
+    }
+
+    private static async Task<string> ScrapeUntilAsync(TelemetryRig rig, Func<string, bool> condition)
+    {
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
+        string text;
+        do
+        {
+            text = await ScrapeAsync(rig);
+            if (condition(text))
+            {
+                return text;
+            }
+
+            await Task.Delay(50);
+        }
+        while (DateTime.UtcNow < deadline);
+
+        return text;
     }
 
     [Fact]
