@@ -84,8 +84,10 @@ internal static class CacheStoreSetup
 /// Starts connecting to Redis and listening for purges in the background: start-up never waits for Redis,
 /// and a Redis that is down at start is picked up when it comes.
 /// </summary>
-internal sealed class SharedCacheStartup(RedisConnection connection, RedisPurgeChannel purgeChannel, SharedCacheMetrics metrics) : BackgroundService
+internal sealed class SharedCacheStartup(RedisConnection connection, RedisPurgeChannel purgeChannel, ResilientOutputCacheStore store, SharedCacheMetrics metrics) : BackgroundService
 {
+    internal const string WarmUpKey = "__proxysidecar_warmup";
+
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         GC.KeepAlive(metrics);
@@ -98,6 +100,10 @@ internal sealed class SharedCacheStartup(RedisConnection connection, RedisPurgeC
         {
             // Logged by the connection; the next use tries again.
         }
+
+        // One read of a key that never exists, so the first request does not pay for initialising the read path.
+        // A failure here is an ordinary miss, and counts like one.
+        await store.GetAsync(WarmUpKey, stoppingToken).ConfigureAwait(false);
 
         await purgeChannel.SubscribeAsync(stoppingToken).ConfigureAwait(false);
     }

@@ -99,6 +99,7 @@ internal sealed partial class RedisConnection : IAsyncDisposable
     {
         // Never connect on the caller's thread: the first caller may be a request or start-up.
         await Task.Yield();
+        var started = _timeProvider.GetTimestamp();
         try
         {
             var multiplexer = await ConnectionMultiplexer.ConnectAsync(_configuration).ConfigureAwait(false);
@@ -111,12 +112,12 @@ internal sealed partial class RedisConnection : IAsyncDisposable
 
             if (multiplexer.IsConnected)
             {
-                Log.Connected(_logger, Endpoints);
+                Log.Connected(_logger, Endpoints, _timeProvider.GetElapsedTime(started).TotalMilliseconds);
             }
             else
             {
                 RecordError("connect", $"no connection to {Endpoints} yet; retrying in the background");
-                Log.NotConnected(_logger, Endpoints);
+                Log.NotConnected(_logger, Endpoints, _timeProvider.GetElapsedTime(started).TotalMilliseconds);
             }
 
             return multiplexer;
@@ -156,11 +157,11 @@ internal sealed partial class RedisConnection : IAsyncDisposable
 
     private static partial class Log
     {
-        [LoggerMessage(511, LogLevel.Information, "Connected to Redis at {Endpoints}.")]
-        public static partial void Connected(ILogger logger, string endpoints);
+        [LoggerMessage(511, LogLevel.Information, "Connected to Redis at {Endpoints} in {ElapsedMs:0} ms.")]
+        public static partial void Connected(ILogger logger, string endpoints, double elapsedMs);
 
-        [LoggerMessage(512, LogLevel.Warning, "Redis at {Endpoints} is not reachable; the cache serves misses and keeps retrying in the background.")]
-        public static partial void NotConnected(ILogger logger, string endpoints);
+        [LoggerMessage(512, LogLevel.Warning, "Redis at {Endpoints} is not reachable (gave up after {ElapsedMs:0} ms); the cache serves misses and keeps retrying in the background.")]
+        public static partial void NotConnected(ILogger logger, string endpoints, double elapsedMs);
 
         [LoggerMessage(513, LogLevel.Error, "Connecting to Redis at {Endpoints} failed; will retry on next use.")]
         public static partial void ConnectFailed(ILogger logger, Exception error, string endpoints);
