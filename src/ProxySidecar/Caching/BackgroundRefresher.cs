@@ -1,0 +1,109 @@
+using System.Collections.Concurrent;
+using Microsoft.Net.Http.Headers;
+using ProxySidecar.Caching.Rules;
+using ProxySidecar.Caching.Stores;
+
+namespace ProxySidecar.Caching;
+
+/// <summary>
+/// Runs stale-while-revalidate refreshes in the background, one at a time per stored variant, each bounded
+/// by BackgroundRefreshTimeout and stopped when the host stops.
+/// </summary>
+internal sealed class BackgroundRefresher(IServiceScopeFactory scopes, IHostApplicationLifetime lifetime, ILogger<BackgroundRefresher> logger)
+{
+    private readonly ConcurrentDictionary<string, byte> _running = new(StringComparer.Ordinal);
+    private HttpCacheMiddleware? _owner;
+
+    /// <summary>Refreshes under way.</summary>
+    public int Running => _running.Count;
+
+    /// <summary>Refreshes started since start-up.</summary>
+    public long Started => Interlocked.Read(ref _started);
+
+    private long _started;
+
+    public void Attach(RequestDelegate next, HttpCacheMiddleware owner) => _owner = owner;
+
+    public void Schedule(HttpContext context, CachePolicy policy, CompiledRule rule, string primary, CacheEntry stale)
+    {
+        var owner = _owner;
+        var key = primary + "#" + stale.VariantHash;
+        if (owner is null || lifetime.ApplicationStopping.IsCancellationRequested || !_running.TryAdd(key, 0))
+        {
+            return;
+        }
+
+        Interlocked.Increment(ref _started);
+        var request = context.Request;
+        var copy = new RequestCopy(
+            request.Scheme,
+            request.Host,
+            request.PathBase,
+            request.Path,
+            request.QueryString,
+            [.. request.Headers.Where(h => !IsExcluded(h.Key))],
+            context.Connection.RemoteIpAddress);
+        _ = Task.Run(async () =>
+        {
+            try
+            {
+                await RunAsync(owner, copy, policy, rule, primary, stale).ConfigureAwait(false);
+            }
+            catch (Exception error)
+            {
+                CacheLog.RefreshFailed(logger, error, stale.UrlHash);
+            }
+            finally
+            {
+                _running.TryRemove(key, out _);
+            }
+        });
+    }
+
+    private async Task RunAsync(HttpCacheMiddleware owner, RequestCopy copy, CachePolicy policy, CompiledRule rule, string primary, CacheEntry stale)
+    {
+        await using var scope = scopes.CreateAsyncScope();
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(lifetime.ApplicationStopping);
+        timeout.CancelAfter(policy.BackgroundRefreshTimeout);
+        var sub = new DefaultHttpContext { RequestServices = scope.ServiceProvider };
+        var request = sub.Request;
+        request.Method = HttpMethods.Get;
+        request.Protocol = "HTTP/1.1";
+        request.Scheme = copy.Scheme;
+        request.Host = copy.Host;
+        request.PathBase = copy.PathBase;
+        request.Path = copy.Path;
+        request.QueryString = copy.Query;
+        foreach (var (name, value) in copy.Headers)
+        {
+            request.Headers[name] = value;
+        }
+
+        sub.Connection.RemoteIpAddress = copy.Remote;
+        sub.RequestAborted = timeout.Token;
+        await owner.RefreshAsync(sub, policy, rule, primary, stale).ConfigureAwait(false);
+    }
+
+    // Conditions and cache directives are the cache's own for a refresh; framing headers do not apply to a GET without body.
+    private static bool IsExcluded(string name) =>
+        name.Equals(HeaderNames.IfNoneMatch, StringComparison.OrdinalIgnoreCase)
+        || name.Equals(HeaderNames.IfModifiedSince, StringComparison.OrdinalIgnoreCase)
+        || name.Equals(HeaderNames.IfMatch, StringComparison.OrdinalIgnoreCase)
+        || name.Equals(HeaderNames.IfUnmodifiedSince, StringComparison.OrdinalIgnoreCase)
+        || name.Equals(HeaderNames.IfRange, StringComparison.OrdinalIgnoreCase)
+        || name.Equals(HeaderNames.Range, StringComparison.OrdinalIgnoreCase)
+        || name.Equals(HeaderNames.CacheControl, StringComparison.OrdinalIgnoreCase)
+        || name.Equals(HeaderNames.Pragma, StringComparison.OrdinalIgnoreCase)
+        || name.Equals(HeaderNames.ContentLength, StringComparison.OrdinalIgnoreCase)
+        || name.Equals(HeaderNames.TransferEncoding, StringComparison.OrdinalIgnoreCase)
+        || name.Equals(HeaderNames.Connection, StringComparison.OrdinalIgnoreCase);
+
+    private sealed record RequestCopy(
+        string Scheme,
+        HostString Host,
+        PathString PathBase,
+        PathString Path,
+        QueryString Query,
+        KeyValuePair<string, Microsoft.Extensions.Primitives.StringValues>[] Headers,
+        System.Net.IPAddress? Remote);
+}

@@ -1,0 +1,68 @@
+namespace ProxySidecar.Caching.Rules;
+
+/// <summary>
+/// One immutable snapshot of <c>Sidecar:Cache</c>: the scalar settings and the compiled rule table.
+/// Requests read it with one volatile read; a reload publishes a new one.
+/// </summary>
+internal sealed class CachePolicy
+{
+    public CachePolicy(CacheOptions options)
+    {
+        Enabled = options.Enabled;
+        MaxEntryBytes = options.MaxEntryBytes;
+        HeuristicFreshness = options.HeuristicFreshness;
+        HeuristicMaxAgeMs = (long)options.HeuristicMaxAge.TotalMilliseconds;
+        KeepStaleForMs = (long)options.KeepStaleFor.TotalMilliseconds;
+        MaxEntryLifetimeMs = (long)options.MaxEntryLifetime.TotalMilliseconds;
+        HitForMissDuration = options.HitForMissDuration;
+        CoalescingTimeout = options.CoalescingTimeout;
+        BackgroundRefreshTimeout = options.BackgroundRefreshTimeout;
+        TargetedCacheControlHeader = string.IsNullOrWhiteSpace(options.TargetedCacheControlHeader) ? null : options.TargetedCacheControlHeader.Trim();
+        SurrogateKeyHeader = options.SurrogateKeyHeader;
+        ForwardSurrogateKeyHeader = options.ForwardSurrogateKeyHeader;
+        CacheStatusName = options.CacheStatusName;
+        Rules = [.. options.Rules.Select(RuleCompiler.Compile)];
+    }
+
+    public bool Enabled { get; }
+
+    public long MaxEntryBytes { get; }
+
+    public bool HeuristicFreshness { get; }
+
+    public long HeuristicMaxAgeMs { get; }
+
+    public long KeepStaleForMs { get; }
+
+    public long MaxEntryLifetimeMs { get; }
+
+    public TimeSpan HitForMissDuration { get; }
+
+    public TimeSpan CoalescingTimeout { get; }
+
+    public TimeSpan BackgroundRefreshTimeout { get; }
+
+    public string? TargetedCacheControlHeader { get; }
+
+    public string SurrogateKeyHeader { get; }
+
+    public bool ForwardSurrogateKeyHeader { get; }
+
+    public string CacheStatusName { get; }
+
+    public CompiledRule[] Rules { get; }
+
+    /// <summary>The first rule matching; <see cref="CompiledRule.None"/> when none does.</summary>
+    public CompiledRule Match(string method, string path)
+    {
+        foreach (var rule in Rules)
+        {
+            if (rule.Matches(method, path))
+            {
+                return rule;
+            }
+        }
+
+        return CompiledRule.None;
+    }
+}

@@ -1,0 +1,133 @@
+using Microsoft.Net.Http.Headers;
+using ProxySidecar.Caching.Rules;
+
+namespace ProxySidecar.Caching;
+
+/// <summary>Whether a response may be stored by a shared cache (RFC 9111 §3), and with which freshness.</summary>
+internal readonly record struct StorageDecision(
+    bool Store,
+    string? Detail,
+    bool ResponseReason,
+    long LifetimeMs,
+    long CorrectedInitialAgeMs,
+    long StaleWhileRevalidateMs,
+    long StaleIfErrorMs,
+    int Flags,
+    string[] VaryNames)
+{
+    public static StorageDecision No(string detail, bool responseReason) => new(false, detail, responseReason, 0, 0, -1, -1, 0, []);
+
+    /// <summary>
+    /// Decides for a response to GET. <paramref name="targeted"/> is the RFC 9213 targeted field's value when the
+    /// policy names one and the app sent it (it then replaces Cache-Control and Expires).
+    /// </summary>
+    public static StorageDecision Evaluate(
+        int status,
+        IHeaderDictionary responseHeaders,
+        bool requestHasAuthorization,
+        bool requestNoStore,
+        CompiledRule rule,
+        CachePolicy policy,
+        long requestTimeMs,
+        long responseTimeMs)
+    {
+        if (requestNoStore)
+        {
+            return No("request-no-store", false);
+        }
+
+        string? targetedValue = null;
+        if (policy.TargetedCacheControlHeader is { } targetedName && responseHeaders.TryGetValue(targetedName, out var targetedValues) && !string.IsNullOrWhiteSpace(targetedValues.ToString()))
+        {
+            targetedValue = targetedValues.ToString();
+        }
+
+        var directives = targetedValue is not null ? CacheControl.Parse(targetedValue) : CacheControl.Parse(responseHeaders.CacheControl);
+        var expires = targetedValue is not null ? null : FirstOrNull(responseHeaders.Expires);
+        long? dateMs = Freshness.TryParseDate(FirstOrNull(responseHeaders.Date), out var date) ? date : null;
+        var explicitLifetime = Freshness.ExplicitLifetime(directives, expires, dateMs, responseTimeMs);
+        var heuristicable = Freshness.IsHeuristicallyCacheable(status) || directives.Public;
+
+        if (status is < 200 or 206 or 304 || (!heuristicable && explicitLifetime is null))
+        {
+            return No("status", true);
+        }
+
+        if (directives.NoStore)
+        {
+            return No("no-store", true);
+        }
+
+        if (directives.Private)
+        {
+            return No("private", true);
+        }
+
+        if (requestHasAuthorization && !(directives.Public || directives.SharedMaxAge is not null || directives.MustRevalidate))
+        {
+            return No("authorization", false);
+        }
+
+        if (responseHeaders.ContainsKey(HeaderNames.SetCookie) && !rule.AllowSetCookie)
+        {
+            return No("set-cookie", true);
+        }
+
+        var vary = CacheKey.VaryNames(responseHeaders.Vary, rule.VaryHeaders);
+        if (vary is null)
+        {
+            return No("vary-star", true);
+        }
+
+        if (responseHeaders.ContentLength is { } length && length > policy.MaxEntryBytes)
+        {
+            return No("too-large", true);
+        }
+
+        long lifetime;
+        if (rule.ForcedTtlMs is { } forced)
+        {
+            lifetime = forced;
+        }
+        else if (explicitLifetime is { } explicitValue)
+        {
+            lifetime = explicitValue;
+        }
+        else if (rule.DefaultTtlMs is { } fallback)
+        {
+            lifetime = fallback;
+        }
+        else if (policy.HeuristicFreshness && Freshness.TryParseDate(FirstOrNull(responseHeaders.LastModified), out var lastModified))
+        {
+            lifetime = Freshness.HeuristicLifetime(dateMs, responseTimeMs, lastModified, 0.1, policy.HeuristicMaxAgeMs);
+        }
+        else
+        {
+            lifetime = 0;
+        }
+
+        var hasValidators = responseHeaders.ContainsKey(HeaderNames.ETag) || responseHeaders.ContainsKey(HeaderNames.LastModified);
+        if (!hasValidators && (lifetime <= 0 || directives.NoCache))
+        {
+            return No(directives.NoCache ? "no-cache-without-validator" : "no-freshness", true);
+        }
+
+        var swr = directives.StaleWhileRevalidate is { } s ? s * 1000L : rule.StaleWhileRevalidateMs ?? -1;
+        var sie = directives.StaleIfError is { } e ? e * 1000L : rule.StaleIfErrorMs ?? -1;
+        var flags = (directives.NoCache ? Stores.CacheEntry.FlagNoCache : 0)
+            | (directives.MustRevalidate || directives.ProxyRevalidate ? Stores.CacheEntry.FlagMustRevalidate : 0);
+        var initialAge = Freshness.CorrectedInitialAge(Freshness.ParseAge(FirstOrNull(responseHeaders.Age)), dateMs, requestTimeMs, responseTimeMs);
+        return new StorageDecision(true, null, false, lifetime, initialAge, swr, sie, flags, vary);
+    }
+
+    /// <summary>How long the store keeps the entry: the rest of its freshness plus the longest window it may still be used in.</summary>
+    public TimeSpan ValidFor(CachePolicy policy, bool hasValidators)
+    {
+        var remaining = Math.Max(0, LifetimeMs - CorrectedInitialAgeMs);
+        var extra = Math.Max(Math.Max(StaleWhileRevalidateMs, StaleIfErrorMs), hasValidators ? policy.KeepStaleForMs : 0);
+        var total = Math.Clamp(remaining + Math.Max(0, extra), 1000, policy.MaxEntryLifetimeMs);
+        return TimeSpan.FromMilliseconds(total);
+    }
+
+    private static string? FirstOrNull(Microsoft.Extensions.Primitives.StringValues values) => values.Count == 0 ? null : values[0];
+}

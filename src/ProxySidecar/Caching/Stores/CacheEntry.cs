@@ -1,0 +1,92 @@
+using Microsoft.Extensions.Primitives;
+
+namespace ProxySidecar.Caching.Stores;
+
+/// <summary>What the primary store key of a URL holds.</summary>
+internal enum RecordKind : byte
+{
+    /// <summary>A stored response (the URL has no Vary).</summary>
+    Response = 1,
+
+    /// <summary>The Vary field names of a URL whose responses are stored per variant.</summary>
+    Vary = 2,
+}
+
+/// <summary>
+/// A stored response, decoded. Times are Unix milliseconds (request_time and response_time of RFC 9111
+/// §4.2.3); freshness and the stale windows were computed when it was stored. Immutable.
+/// </summary>
+internal sealed class CacheEntry
+{
+    public const int FlagNoCache = 1;
+    public const int FlagMustRevalidate = 2;
+
+    public required RecordKind Kind { get; init; }
+
+    /// <summary>Lower-case, sorted request header names the entry varies on (empty when none).</summary>
+    public required string[] VaryNames { get; init; }
+
+    public string Primary { get; init; } = string.Empty;
+
+    public string VariantHash { get; init; } = string.Empty;
+
+    public int Status { get; init; }
+
+    public long RequestTimeMs { get; init; }
+
+    public long ResponseTimeMs { get; init; }
+
+    public long CorrectedInitialAgeMs { get; init; }
+
+    public long LifetimeMs { get; init; }
+
+    /// <summary>stale-while-revalidate window, −1 when none.</summary>
+    public long StaleWhileRevalidateMs { get; init; } = -1;
+
+    /// <summary>stale-if-error window, −1 when none.</summary>
+    public long StaleIfErrorMs { get; init; } = -1;
+
+    public int Flags { get; init; }
+
+    /// <summary>Purge tags from rules and the app's Surrogate-Key (not the internal ones).</summary>
+    public string[] Tags { get; init; } = [];
+
+    public KeyValuePair<string, StringValues>[] Headers { get; init; } = [];
+
+    public ReadOnlyMemory<byte> Body { get; init; }
+
+    public bool NoCache => (Flags & FlagNoCache) != 0;
+
+    public bool MustRevalidate => (Flags & FlagMustRevalidate) != 0;
+
+    public string? ETag => Header("ETag");
+
+    public string? LastModified => Header("Last-Modified");
+
+    public bool HasValidators => ETag is not null || LastModified is not null;
+
+    // Derived once per decoded entry, so a hit on a reused entry allocates none of them.
+    private string? _urlHash;
+    private string[]? _markerKeys;
+
+    public string UrlHash => _urlHash ??= CacheKey.Hash(Primary);
+
+    /// <summary>The soft-purge marker keys that apply to this entry (all, URL, each tag).</summary>
+    public string[] MarkerKeys => _markerKeys ??= CacheTags.MarkerKeysFor(UrlHash, Tags);
+
+    public string? Header(string name)
+    {
+        foreach (var header in Headers)
+        {
+            if (header.Key.Equals(name, StringComparison.OrdinalIgnoreCase))
+            {
+                return header.Value.ToString();
+            }
+        }
+
+        return null;
+    }
+
+    /// <summary>current_age at <paramref name="nowMs"/>.</summary>
+    public long AgeMs(long nowMs) => Freshness.CurrentAge(CorrectedInitialAgeMs, ResponseTimeMs, nowMs);
+}

@@ -1,0 +1,52 @@
+namespace ProxySidecar.Caching.Stores;
+
+/// <summary>
+/// How store tags and soft-purge markers are named. Every replica sharing a store must agree on these.
+/// <list type="bullet">
+/// <item>Tags on every entry: <c>psc1:all</c>; <c>psc1:url:{h}</c> where {h} is <see cref="CacheKey.Hash"/> of the
+/// primary key (all variants of a URL share it); <c>psc1:tag:{t}</c> per rule tag and per Surrogate-Key tag.</item>
+/// <item>Soft-purge markers: store keys <c>psc1:purge:all</c>, <c>psc1:purge:url:{h}</c>, <c>psc1:purge:tag:{t}</c>,
+/// value = the purge time as 8 bytes big-endian Unix milliseconds, kept for MaxEntryLifetime. An entry whose
+/// response_time is at or before a marker that applies to it is treated as stale from the marker's time on.</item>
+/// </list>
+/// </summary>
+internal static class CacheTags
+{
+    public const string All = CacheKey.Prefix + "all";
+
+    public static string Url(string urlHash) => CacheKey.Prefix + "url:" + urlHash;
+
+    public static string Tag(string tag) => CacheKey.Prefix + "tag:" + tag;
+
+    public const string AllMarker = CacheKey.Prefix + "purge:all";
+
+    public static string UrlMarker(string urlHash) => CacheKey.Prefix + "purge:url:" + urlHash;
+
+    public static string TagMarker(string tag) => CacheKey.Prefix + "purge:tag:" + tag;
+
+    public static string[] MarkerKeysFor(string urlHash, string[] tags)
+    {
+        var keys = new string[2 + tags.Length];
+        keys[0] = AllMarker;
+        keys[1] = UrlMarker(urlHash);
+        for (var i = 0; i < tags.Length; i++)
+        {
+            keys[2 + i] = TagMarker(tags[i]);
+        }
+
+        return keys;
+    }
+
+    public static string[] StoreTagsFor(string urlHash, string[] tags)
+    {
+        var result = new string[2 + tags.Length];
+        result[0] = All;
+        result[1] = Url(urlHash);
+        for (var i = 0; i < tags.Length; i++)
+        {
+            result[2 + i] = Tag(tags[i]);
+        }
+
+        return result;
+    }
+}

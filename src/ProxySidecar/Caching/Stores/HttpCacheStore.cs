@@ -1,0 +1,179 @@
+using System.Buffers.Binary;
+using System.Collections.Concurrent;
+using Microsoft.AspNetCore.OutputCaching;
+using ProxySidecar.Caching.Rules;
+
+namespace ProxySidecar.Caching.Stores;
+
+/// <summary>
+/// The cache's only door to <see cref="IOutputCacheStore"/> (whatever implementation DI holds: memory,
+/// Redis, a decorator). Every operation is bounded by StoreTimeout; a failure is logged, counted and
+/// becomes a miss or a skipped write, never a failed request.
+/// </summary>
+internal sealed class HttpCacheStore
+{
+    private readonly IOutputCacheStore _store;
+    private readonly CachePolicyProvider _policy;
+    private readonly CacheMetrics _metrics;
+    private readonly CacheOccupancy _occupancy;
+    private readonly TimeProvider _time;
+    private readonly ILogger<HttpCacheStore> _logger;
+    private readonly TimeSpan _timeout;
+    private readonly TimeSpan _markerCacheDuration;
+    private readonly ConcurrentDictionary<string, MarkerRead> _markers = new(StringComparer.Ordinal);
+
+    public HttpCacheStore(IOutputCacheStore store, CachePolicyProvider policy, CacheMetrics metrics, CacheOccupancy occupancy, TimeProvider time, ILogger<HttpCacheStore> logger, IConfiguration configuration)
+    {
+        _store = store;
+        _policy = policy;
+        _metrics = metrics;
+        _occupancy = occupancy;
+        _time = time;
+        _logger = logger;
+        var options = new CacheOptions();
+        configuration.GetSection(CacheOptions.Section).Bind(options);
+        _timeout = options.StoreTimeout;
+        _markerCacheDuration = options.PurgeMarkerCacheDuration;
+    }
+
+    public long NowMs => _time.GetUtcNow().ToUnixTimeMilliseconds();
+
+    /// <summary>The record under <paramref name="key"/>; null on a miss, an unreadable record or a store failure.</summary>
+    public async ValueTask<CacheEntry?> GetAsync(string key, string keyHash, CancellationToken cancellationToken)
+    {
+        byte[]? bytes;
+        try
+        {
+            var pending = _store.GetAsync(key, cancellationToken);
+            bytes = pending.IsCompletedSuccessfully ? pending.Result : await pending.AsTask().WaitAsync(_timeout, _time, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception error) when (error is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+        {
+            _metrics.StoreError("get");
+            CacheLog.StoreFailed(_logger, error, "get", keyHash);
+            return null;
+        }
+
+        if (bytes is null)
+        {
+            return null;
+        }
+
+        var entry = CacheEntrySerializer.Deserialize(bytes);
+        if (entry is null)
+        {
+            CacheLog.EntryUnreadable(_logger, keyHash);
+        }
+
+        return entry;
+    }
+
+    /// <summary>Writes a record; false when the store failed (logged and counted).</summary>
+    public async ValueTask<bool> SetAsync(string key, string keyHash, byte[] bytes, string[] tags, TimeSpan validFor, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await _store.SetAsync(key, bytes, tags, validFor, cancellationToken).AsTask().WaitAsync(_timeout, _time, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception error) when (error is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+        {
+            _metrics.StoreError("set");
+            CacheLog.StoreFailed(_logger, error, "set", keyHash);
+            return false;
+        }
+
+        _metrics.Stored(bytes.Length);
+        _occupancy.Stored(key, bytes.Length + (key.Length * 2), NowMs + (long)validFor.TotalMilliseconds, tags);
+        return true;
+    }
+
+    public async ValueTask<bool> EvictByTagAsync(string tag, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await _store.EvictByTagAsync(tag, cancellationToken).AsTask().WaitAsync(_timeout, _time, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception error) when (error is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+        {
+            _metrics.StoreError("evict");
+            CacheLog.StoreFailed(_logger, error, "evict", tag);
+            return false;
+        }
+
+        _occupancy.EvictedTag(tag);
+        return true;
+    }
+
+    /// <summary>Writes a soft-purge marker (now) and remembers it locally at once.</summary>
+    public async ValueTask<bool> SetMarkerAsync(string markerKey, CancellationToken cancellationToken)
+    {
+        var now = NowMs;
+        var bytes = new byte[8];
+        BinaryPrimitives.WriteInt64BigEndian(bytes, now);
+        _markers[markerKey] = new MarkerRead(now, now);
+        var lifetime = TimeSpan.FromMilliseconds(_policy.Current.MaxEntryLifetimeMs);
+        try
+        {
+            await _store.SetAsync(markerKey, bytes, null, lifetime, cancellationToken).AsTask().WaitAsync(_timeout, _time, cancellationToken).ConfigureAwait(false);
+            return true;
+        }
+        catch (Exception error) when (error is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+        {
+            _metrics.StoreError("set");
+            CacheLog.StoreFailed(_logger, error, "set", markerKey);
+            return false;
+        }
+    }
+
+    /// <summary>
+    /// The latest soft-purge time (Unix ms) among <paramref name="markerKeys"/>, 0 when none. Marker reads are
+    /// reused for PurgeMarkerCacheDuration, so a hit normally costs dictionary lookups, not store reads.
+    /// </summary>
+    public async ValueTask<long> LatestMarkerAsync(string[] markerKeys, CancellationToken cancellationToken)
+    {
+        long latest = 0;
+        var now = NowMs;
+        foreach (var key in markerKeys)
+        {
+            long value;
+            if (_markers.TryGetValue(key, out var read) && now - read.ReadAtMs < _markerCacheDuration.TotalMilliseconds)
+            {
+                value = read.Value;
+            }
+            else
+            {
+                value = await ReadMarkerAsync(key, cancellationToken).ConfigureAwait(false);
+                var previous = read?.Value ?? 0;
+                value = Math.Max(value, previous);
+                _markers[key] = new MarkerRead(value, now);
+            }
+
+            latest = Math.Max(latest, value);
+        }
+
+        if (_markers.Count > 100_000)
+        {
+            _markers.Clear();
+        }
+
+        return latest;
+    }
+
+    private async ValueTask<long> ReadMarkerAsync(string key, CancellationToken cancellationToken)
+    {
+        try
+        {
+            var pending = _store.GetAsync(key, cancellationToken);
+            var bytes = pending.IsCompletedSuccessfully ? pending.Result : await pending.AsTask().WaitAsync(_timeout, _time, cancellationToken).ConfigureAwait(false);
+            return bytes is { Length: 8 } ? BinaryPrimitives.ReadInt64BigEndian(bytes) : 0;
+        }
+        catch (Exception error) when (error is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+        {
+            _metrics.StoreError("get");
+            CacheLog.StoreFailed(_logger, error, "get", key);
+            return 0;
+        }
+    }
+
+    private sealed record MarkerRead(long Value, long ReadAtMs);
+}
