@@ -65,7 +65,7 @@ internal sealed class CacheMetrics
 }
 
 /// <summary>Entries and bytes this process stored, by store key, until they expire or are purged.</summary>
-internal sealed class CacheOccupancy(TimeProvider time)
+internal sealed class CacheOccupancy(CacheClock clock)
 {
     private readonly System.Collections.Concurrent.ConcurrentDictionary<string, (long Bytes, long ExpiresMs, string[] Tags)> _entries = new(StringComparer.Ordinal);
     private long _lastPrune;
@@ -109,7 +109,7 @@ internal sealed class CacheOccupancy(TimeProvider time)
 
     private void Prune()
     {
-        var now = time.GetUtcNow().ToUnixTimeMilliseconds();
+        var now = clock.Time.GetUtcNow().ToUnixTimeMilliseconds();
         if (now - Interlocked.Read(ref _lastPrune) < 1000)
         {
             return;

@@ -1,4 +1,5 @@
 using Microsoft.AspNetCore.OutputCaching;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
 using ProxySidecar.Admin;
 using ProxySidecar.Caching.Rules;
@@ -25,6 +26,7 @@ internal static class CachingSetup
             output.MaximumBodySize = cache.MaxEntryBytes;
         });
 
+        services.TryAddSingleton(sp => new CacheClock(sp.GetRequiredService<TimeProvider>()));
         services.AddSingleton<IValidateOptions<CacheOptions>, CacheOptionsValidator>();
         services.AddSingleton<CachePolicyProvider>();
         services.AddHostedService<CachePolicyStartup>();

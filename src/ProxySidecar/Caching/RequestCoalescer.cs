@@ -8,7 +8,7 @@ namespace ProxySidecar.Caching;
 /// wait for the entry it stores. A URL found uncacheable is remembered for a while (hit-for-miss) so
 /// its requests are not serialised behind one another.
 /// </summary>
-internal sealed class RequestCoalescer(TimeProvider time)
+internal sealed class RequestCoalescer(CacheClock clock)
 {
     private readonly ConcurrentDictionary<string, Flight> _flights = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, long> _hitForMiss = new(StringComparer.Ordinal);
@@ -46,7 +46,7 @@ internal sealed class RequestCoalescer(TimeProvider time)
             return false;
         }
 
-        if (until > time.GetUtcNow().ToUnixTimeMilliseconds())
+        if (until > clock.Time.GetUtcNow().ToUnixTimeMilliseconds())
         {
             return true;
         }
@@ -67,7 +67,7 @@ internal sealed class RequestCoalescer(TimeProvider time)
             _hitForMiss.Clear();
         }
 
-        _hitForMiss[key] = time.GetUtcNow().ToUnixTimeMilliseconds() + (long)duration.TotalMilliseconds;
+        _hitForMiss[key] = clock.Time.GetUtcNow().ToUnixTimeMilliseconds() + (long)duration.TotalMilliseconds;
     }
 
     public void ClearHitForMiss(string key) => _hitForMiss.TryRemove(key, out _);

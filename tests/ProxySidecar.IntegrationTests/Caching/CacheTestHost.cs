@@ -50,8 +50,8 @@ public sealed class CacheTestHost : IAsyncDisposable
 
         var sidecar = await SidecarHost.StartAsync(all, ca.Certificate, configureServices: services =>
         {
-            services.RemoveAll<TimeProvider>();
-            services.AddSingleton<TimeProvider>(time);
+            services.RemoveAll<ProxySidecar.Caching.CacheClock>();
+            services.AddSingleton(new ProxySidecar.Caching.CacheClock(time));
             configureServices?.Invoke(services);
         });
         return new CacheTestHost(temp, ca, upstream, sidecar, time);

@@ -48,7 +48,8 @@ internal static class Glob
         }
 
         regex.Append('$');
-        return new Regex(regex.ToString(), RegexOptions.CultureInvariant | RegexOptions.Compiled, TimeSpan.FromMilliseconds(50));
+        // Linear-time matching whatever the pattern: no backtracking, so no timeout is needed.
+        return new Regex(regex.ToString(), RegexOptions.CultureInvariant | RegexOptions.NonBacktracking);
     }
 
     /// <summary>Matches a name against a simple glob (<c>*</c> any run, <c>?</c> one character), ordinal.</summary>

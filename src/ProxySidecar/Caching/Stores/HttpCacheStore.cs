@@ -22,13 +22,13 @@ internal sealed class HttpCacheStore
     private readonly TimeSpan _markerCacheDuration;
     private readonly ConcurrentDictionary<string, MarkerRead> _markers = new(StringComparer.Ordinal);
 
-    public HttpCacheStore(IOutputCacheStore store, CachePolicyProvider policy, CacheMetrics metrics, CacheOccupancy occupancy, TimeProvider time, ILogger<HttpCacheStore> logger, IConfiguration configuration)
+    public HttpCacheStore(IOutputCacheStore store, CachePolicyProvider policy, CacheMetrics metrics, CacheOccupancy occupancy, CacheClock clock, ILogger<HttpCacheStore> logger, IConfiguration configuration)
     {
         _store = store;
         _policy = policy;
         _metrics = metrics;
         _occupancy = occupancy;
-        _time = time;
+        _time = clock.Time;
         _logger = logger;
         var options = new CacheOptions();
         configuration.GetSection(CacheOptions.Section).Bind(options);

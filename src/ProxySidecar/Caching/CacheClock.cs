@@ -1,0 +1,10 @@
+namespace ProxySidecar.Caching;
+
+/// <summary>
+/// The cache's clock: the host's <see cref="TimeProvider"/> unless replaced, so tests can move cache time
+/// (freshness, age) without moving the timers of the rest of the sidecar.
+/// </summary>
+internal sealed class CacheClock(TimeProvider time)
+{
+    public TimeProvider Time { get; } = time;
+}

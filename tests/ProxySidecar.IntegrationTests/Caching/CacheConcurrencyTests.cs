@@ -1,0 +1,101 @@
+using System.Net;
+using Microsoft.Extensions.DependencyInjection;
+using ProxySidecar.Caching;
+
+namespace ProxySidecar.IntegrationTests.Caching;
+
+/// <summary>Coalescing, hit-for-miss and the app going away.</summary>
+public sealed class CacheConcurrencyTests
+{
+    [Fact]
+    public async Task Get_HundredConcurrentMissesOnOneKey_ReachTheAppOnce()
+    {
+        await using var host = await CacheTestHost.StartAsync();
+        var coalescer = host.Sidecar.Services.GetRequiredService<RequestCoalescer>();
+        var respond = host.Respond(200, ("Cache-Control", "max-age=60"));
+        host.Upstream.Map("/stampede", async context =>
+        {
+            // Hold the first request until the others are waiting for it (bounded), so the test means something.
+            var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(5);
+            while (coalescer.Waiting < 99 && DateTime.UtcNow < deadline)
+            {
+                await Task.Delay(10);
+            }
+
+            await respond(context);
+        });
+        using var handler = host.Sidecar.CreateHandler();
+        using var client = new HttpClient(handler) { BaseAddress = host.Sidecar.HttpsAddress };
+
+        var responses = await Task.WhenAll(Enumerable.Range(0, 100).Select(_ => host.GetAsync("/stampede", client: client)));
+
+        Assert.All(responses, r => Assert.Equal(HttpStatusCode.OK, r.StatusCode));
+        Assert.All(responses, r => Assert.Equal("v1", r.Body()));
+        Assert.Equal(1, host.Hits("/stampede"));
+        Assert.Equal(99, responses.Count(r => r.CacheStatus().Contains("detail=coalesced", StringComparison.Ordinal)));
+        foreach (var response in responses)
+        {
+            response.Dispose();
+        }
+    }
+
+    [Fact]
+    public async Task Get_UrlKnownUncacheable_ConcurrentRequestsAreNotSerialised()
+    {
+        await using var host = await CacheTestHost.StartAsync();
+        var inside = 0;
+        var maxInside = 0;
+        host.Upstream.Map("/uncacheable", async context =>
+        {
+            var now = Interlocked.Increment(ref inside);
+            InterlockedMax(ref maxInside, now);
+            var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(3);
+            while (Volatile.Read(ref maxInside) < 2 && DateTime.UtcNow < deadline && host.Hits("/uncacheable") > 1)
+            {
+                await Task.Delay(10);
+            }
+
+            Interlocked.Decrement(ref inside);
+            context.Response.Headers.CacheControl = "no-store";
+            await Microsoft.AspNetCore.Http.HttpResponseWritingExtensions.WriteAsync(context.Response, "x");
+        });
+        using var first = await host.GetAsync("/uncacheable");
+        Assert.Equal(1, Volatile.Read(ref maxInside));
+
+        using var handler = host.Sidecar.CreateHandler();
+        using var client = new HttpClient(handler) { BaseAddress = host.Sidecar.HttpsAddress };
+        var both = await Task.WhenAll(host.GetAsync("/uncacheable", client: client), host.GetAsync("/uncacheable", client: client));
+
+        Assert.Equal(2, Volatile.Read(ref maxInside));
+        Assert.All(both, r => Assert.Equal("x", r.Body()));
+    }
+
+    [Fact]
+    public async Task Get_AppStopped_EntryWithinStaleIfErrorIsServed()
+    {
+        var upstream = await Infrastructure.TestUpstream.StartAsync();
+        await using var host = await CacheTestHost.StartAsync(upstream: upstream);
+        host.Upstream.Map("/dies", host.Respond(200, ("Cache-Control", "max-age=10, stale-if-error=300")));
+        host.Upstream.Map("/dies-strict", host.Respond(200, ("Cache-Control", "max-age=10")));
+        using var first = await host.GetAsync("/dies");
+        using var strict = await host.GetAsync("/dies-strict");
+        await upstream.DisposeAsync();
+        host.Time.Advance(TimeSpan.FromSeconds(30));
+
+        using var stale = await host.GetAsync("/dies");
+        using var failed = await host.GetAsync("/dies-strict");
+
+        Assert.Equal(HttpStatusCode.OK, stale.StatusCode);
+        Assert.Equal("v1", stale.Body());
+        Assert.Equal("ProxySidecar; fwd=stale; fwd-status=502; detail=stale-if-error", stale.CacheStatus());
+        Assert.Equal(HttpStatusCode.BadGateway, failed.StatusCode);
+    }
+
+    private static void InterlockedMax(ref int target, int value)
+    {
+        int current;
+        while ((current = Volatile.Read(ref target)) < value && Interlocked.CompareExchange(ref target, value, current) != current)
+        {
+        }
+    }
+}
