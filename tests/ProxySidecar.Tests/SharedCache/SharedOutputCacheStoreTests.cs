@@ -53,13 +53,24 @@ public sealed class SharedOutputCacheStoreTests
     [Fact]
     public async Task GetAsync_EntryAboutToExpire_NotKeptInMemoryBeyondItsLifetime()
     {
-        _redis.Put("k", SharedEntryFormat.Write([5], [], _time.GetUtcNow() + TimeSpan.FromSeconds(1)));
+        _redis.Put("k", SharedEntryFormat.Write([5], ["t"], _time.GetUtcNow() + TimeSpan.FromSeconds(1)));
         await _store.GetAsync("k", default);
 
         _time.Advance(TimeSpan.FromSeconds(1));
-        _redis.Put("k", SharedEntryFormat.Write([6], [], _time.GetUtcNow() + TimeSpan.FromSeconds(1)));
+        _redis.Put("k", SharedEntryFormat.Write([6], ["t"], _time.GetUtcNow() + TimeSpan.FromSeconds(1)));
 
         Assert.Equal([6], await _store.GetAsync("k", default));
+    }
+
+    [Fact]
+    public async Task GetAsync_UntaggedRecord_AlwaysReadFromRedis()
+    {
+        // Soft-purge markers carry no tags: an announcement could not reach a copy in memory.
+        await _store.SetAsync("marker", [1], null, TimeSpan.FromMinutes(1), default);
+        _redis.Put("marker", SharedEntryFormat.Write([2], [], _time.GetUtcNow() + TimeSpan.FromMinutes(1)));
+
+        Assert.Equal([2], await _store.GetAsync("marker", default));
+        Assert.Equal(0, _level.Count);
     }
 
     [Fact]

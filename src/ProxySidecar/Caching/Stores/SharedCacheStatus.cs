@@ -67,7 +67,7 @@ internal sealed record LocalCacheHolder(LocalCacheLevel? Level);
 /// <summary>Breaker state, connection state and store errors as metrics.</summary>
 internal sealed class SharedCacheMetrics
 {
-    public SharedCacheMetrics(IMeterFactory meterFactory, SharedStoreHealth health, RedisConnection connection)
+    public SharedCacheMetrics(IMeterFactory meterFactory, SharedStoreHealth health, RedisConnection connection, CacheMetrics cacheMetrics)
     {
         var meter = meterFactory.Create(SidecarTelemetry.MeterName);
         meter.CreateObservableGauge(
@@ -80,10 +80,8 @@ internal sealed class SharedCacheMetrics
             () => connection.IsConnected ? 1 : 0,
             unit: "1",
             description: "1 while the Redis connection is up.");
-        var errors = meter.CreateCounter<long>(
-            SidecarTelemetry.Instruments.CacheStoreErrors,
-            unit: "{error}",
-            description: "Cache store operations that failed or timed out (each became a miss or a dropped write).");
-        health.ErrorRecorded += operation => errors.Add(1, new KeyValuePair<string, object?>("operation", operation));
+
+        // Failures the breaker absorbs count in the cache's own store-error counter (one instrument per name).
+        health.ErrorRecorded += cacheMetrics.StoreError;
     }
 }

@@ -50,14 +50,14 @@ internal sealed partial class SharedOutputCacheStore : IOutputCacheStore
             return null;
         }
 
-        _localCache?.Set(key, payload, tags, remaining);
+        KeepLocally(key, payload, tags, remaining);
         return payload;
     }
 
     public ValueTask SetAsync(string key, byte[] value, string[]? tags, TimeSpan validFor, CancellationToken cancellationToken)
     {
         tags ??= [];
-        _localCache?.Set(key, value, tags, validFor);
+        KeepLocally(key, value, tags, validFor);
         var stored = SharedEntryFormat.Write(value, tags, _timeProvider.GetUtcNow() + validFor);
         return _shared.SetAsync(key, stored, tags, validFor, cancellationToken);
     }
@@ -78,6 +78,26 @@ internal sealed partial class SharedOutputCacheStore : IOutputCacheStore
 
         // Anything this replica put back in memory while Redis was being purged goes too.
         _localCache?.EvictTag(tag);
+    }
+
+    /// <summary>
+    /// Only entries with tags are kept in memory: a purge can reach them through an announcement. Untagged
+    /// records (such as soft-purge markers, which must be seen by every replica at once) are always read from Redis.
+    /// </summary>
+    private void KeepLocally(string key, byte[] value, string[] tags, TimeSpan timeToLive)
+    {
+        if (_localCache is null)
+        {
+            return;
+        }
+
+        if (tags.Length == 0)
+        {
+            _localCache.Remove(key);
+            return;
+        }
+
+        _localCache.Set(key, value, tags, timeToLive);
     }
 
     private static partial class Log
