@@ -228,6 +228,34 @@ public sealed class ResilientOutputCacheStoreTests
         await Assert.ThrowsAsync<SharedStoreUnavailableException>(() => evict.WaitAsync(Wait));
     }
 
+    [Fact]
+    public async Task GetAsync_DefaultsAndOutageAfterBusyHealthyTraffic_BreakerOpensWithinAboutOneSecond()
+    {
+        var health = new SharedStoreHealth(_time);
+        var store = new ResilientOutputCacheStore(_inner, new RedisStoreOptions(), health, _time, NullLogger<ResilientOutputCacheStore>.Instance);
+        for (var i = 0; i < 1000; i++)
+        {
+            await store.GetAsync("k", default);
+        }
+
+        _inner.Mode = FakeStore.Behaviour.Failing;
+        var failuresBeforeOpen = 0;
+        for (var step = 0; step < 30 && health.BreakerState == CircuitState.Closed; step++)
+        {
+            for (var i = 0; i < 10; i++)
+            {
+                await store.GetAsync("k", default);
+                failuresBeforeOpen++;
+            }
+
+            _time.Advance(TimeSpan.FromMilliseconds(50));
+        }
+
+        // The thousand successes leave the one-second window; the failures alone then open it.
+        Assert.Equal(CircuitState.Open, health.BreakerState);
+        Assert.InRange(failuresBeforeOpen, 1, 220);
+    }
+
     private static async Task WaitUntilAsync(Func<bool> condition)
     {
         var deadline = DateTime.UtcNow + Wait;

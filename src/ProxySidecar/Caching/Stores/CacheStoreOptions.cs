@@ -45,13 +45,17 @@ public sealed class RedisStoreOptions
 /// <summary>The circuit breaker in front of Redis: while it is open, Redis is skipped (reads miss, writes are dropped).</summary>
 public sealed class RedisBreakerOptions
 {
-    /// <summary>Share of failed calls within <see cref="SamplingDuration"/> that opens the breaker.</summary>
-    public double FailureRatio { get; set; } = 0.5;
+    /// <summary>Share of failed calls within <see cref="SamplingDuration"/> that opens the breaker (a healthy Redis fails none).</summary>
+    public double FailureRatio { get; set; } = 0.25;
 
     /// <summary>Calls needed within <see cref="SamplingDuration"/> before the ratio counts.</summary>
     public int MinimumThroughput { get; set; } = 4;
 
-    public TimeSpan SamplingDuration { get; set; } = TimeSpan.FromSeconds(5);
+    /// <summary>
+    /// The window the ratio is measured over. Short, so that the successes from just before an outage stop
+    /// counting quickly: until the breaker opens, each call may cost up to the operation timeout.
+    /// </summary>
+    public TimeSpan SamplingDuration { get; set; } = TimeSpan.FromSeconds(1);
 
     /// <summary>How long Redis is skipped before one probe call tries it again.</summary>
     public TimeSpan BreakDuration { get; set; } = TimeSpan.FromSeconds(2);
@@ -120,7 +124,7 @@ internal sealed class CacheStoreOptionsValidator : IValidateOptions<CacheStoreOp
         var b = p + "Breaker:";
         if (redis.Breaker.FailureRatio is <= 0 or > 1 || double.IsNaN(redis.Breaker.FailureRatio))
         {
-            errors.Add($"{b}FailureRatio: {redis.Breaker.FailureRatio} is out of range. Use a number above 0 and at most 1 (default 0.5).");
+            errors.Add($"{b}FailureRatio: {redis.Breaker.FailureRatio} is out of range. Use a number above 0 and at most 1 (default 0.25).");
         }
 
         if (redis.Breaker.MinimumThroughput < 2)
@@ -130,7 +134,7 @@ internal sealed class CacheStoreOptionsValidator : IValidateOptions<CacheStoreOp
 
         if (redis.Breaker.SamplingDuration < TimeSpan.FromMilliseconds(500) || redis.Breaker.SamplingDuration > TimeSpan.FromDays(1))
         {
-            errors.Add($"{b}SamplingDuration: {redis.Breaker.SamplingDuration} is out of range. Use from 00:00:00.5 to 1.00:00:00 (default 00:00:05).");
+            errors.Add($"{b}SamplingDuration: {redis.Breaker.SamplingDuration} is out of range. Use from 00:00:00.5 to 1.00:00:00 (default 00:00:01).");
         }
 
         if (redis.Breaker.BreakDuration < TimeSpan.FromMilliseconds(500) || redis.Breaker.BreakDuration > TimeSpan.FromDays(1))
