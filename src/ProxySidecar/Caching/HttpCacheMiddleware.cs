@@ -95,6 +95,13 @@ internal sealed partial class HttpCacheMiddleware
             entry = await _store.GetAsync(CacheKey.VariantStoreKey(primary, variant), primary, aborted).ConfigureAwait(false);
         }
 
+        if (entry is not null && !entry.MayServe(request))
+        {
+            // Stored for requests without credentials; this one must go to the app (and is not coalesced).
+            await ForwardAsync(context, policy, rule, primary, directives, null, "miss", coalesced: null).ConfigureAwait(false);
+            return;
+        }
+
         if (entry is not null)
         {
             var now = _store.NowMs;
@@ -174,7 +181,7 @@ internal sealed partial class HttpCacheMiddleware
             shared = null;
         }
 
-        if (shared is not null && (shared.VaryNames.Length == 0 || shared.VariantHash == CacheKey.VariantHash(shared.VaryNames, request.Headers)))
+        if (shared is not null && shared.MayServe(request) && (shared.VaryNames.Length == 0 || shared.VariantHash == CacheKey.VariantHash(shared.VaryNames, request.Headers)))
         {
             var view = EntryView.Create(shared, _store.NowMs, 0);
             await ServeAsync(context, policy, shared, view, "hit", policy.CacheStatusName + "; hit; ttl=" + Seconds(view.TtlMs) + "; detail=coalesced").ConfigureAwait(false);
@@ -241,7 +248,13 @@ internal sealed partial class HttpCacheMiddleware
                 var freshened = Freshen(stale!, context.Response.Headers, exchange.RequestTimeMs, exchange.ResponseTimeMs, policy, rule);
                 ResetResponse(context);
                 var view = EntryView.Create(freshened.Entry, _store.NowMs, 0);
-                await ServeAsync(context, policy, freshened.Entry, view, "revalidated", policy.CacheStatusName + "; fwd=" + fwd + "; fwd-status=304; stored").ConfigureAwait(false);
+                var stored = freshened.Storable ? "; stored" : "; detail=" + freshened.Detail;
+                await ServeAsync(context, policy, freshened.Entry, view, "revalidated", policy.CacheStatusName + "; fwd=" + fwd + "; fwd-status=304" + stored).ConfigureAwait(false);
+                if (!freshened.Storable)
+                {
+                    return null;
+                }
+
                 await CompleteAndStoreAsync(context, policy, freshened.Entry, freshened.Bytes, freshened.Entry.Primary).ConfigureAwait(false);
                 return freshened.Entry;
             }
@@ -298,6 +311,11 @@ internal sealed partial class HttpCacheMiddleware
         if (exchange.Outcome == Outcome.Revalidated)
         {
             var freshened = Freshen(stale, sub.Response.Headers, exchange.RequestTimeMs, exchange.ResponseTimeMs, policy, rule);
+            if (!freshened.Storable)
+            {
+                return;
+            }
+
             await WriteEntryAsync(policy, freshened.Entry, freshened.Bytes, primary, sub.RequestAborted).ConfigureAwait(false);
         }
         else if (exchange.Outcome == Outcome.Store && !body.Overflowed && IsComplete(sub, body))
@@ -418,7 +436,7 @@ internal sealed partial class HttpCacheMiddleware
     }
 
     /// <summary>§4.3.4: the stored headers are updated with those of the 304 (except the framing ones); times restart.</summary>
-    private static (CacheEntry Entry, byte[] Bytes) Freshen(CacheEntry stale, IHeaderDictionary notModified, long requestTimeMs, long responseTimeMs, CachePolicy policy, CompiledRule rule)
+    private static (CacheEntry Entry, byte[] Bytes, bool Storable, string? Detail) Freshen(CacheEntry stale, IHeaderDictionary notModified, long requestTimeMs, long responseTimeMs, CachePolicy policy, CompiledRule rule)
     {
         var headers = new List<KeyValuePair<string, StringValues>>(stale.Headers.Length + 4);
         foreach (var header in stale.Headers)
@@ -444,6 +462,7 @@ internal sealed partial class HttpCacheMiddleware
         }
 
         var decision = StorageDecision.Evaluate(stale.Status, merged, requestHasAuthorization: false, requestNoStore: false, rule, policy, requestTimeMs, responseTimeMs);
+        var storable = decision.Store || !decision.ResponseReason;
         var entry = new CacheEntry
         {
             Kind = RecordKind.Response,
@@ -463,7 +482,7 @@ internal sealed partial class HttpCacheMiddleware
             Body = stale.Body,
         };
         var (bytes, decoded) = CacheEntrySerializer.SerializeAndDecode(entry);
-        return (decoded, bytes);
+        return (decoded, bytes, storable, decision.Detail);
     }
 
     private static bool IsFramingHeader(string name) =>

@@ -115,7 +115,8 @@ internal readonly record struct StorageDecision(
         var swr = directives.StaleWhileRevalidate is { } s ? s * 1000L : rule.StaleWhileRevalidateMs ?? -1;
         var sie = directives.StaleIfError is { } e ? e * 1000L : rule.StaleIfErrorMs ?? -1;
         var flags = (directives.NoCache ? Stores.CacheEntry.FlagNoCache : 0)
-            | (directives.MustRevalidate || directives.ProxyRevalidate ? Stores.CacheEntry.FlagMustRevalidate : 0);
+            | (directives.MustRevalidate || directives.ProxyRevalidate ? Stores.CacheEntry.FlagMustRevalidate : 0)
+            | (directives.Public || directives.SharedMaxAge is not null || directives.MustRevalidate ? Stores.CacheEntry.FlagAuthorizationAllowed : 0);
         var initialAge = Freshness.CorrectedInitialAge(Freshness.ParseAge(FirstOrNull(responseHeaders.Age)), dateMs, requestTimeMs, responseTimeMs);
         return new StorageDecision(true, null, false, lifetime, initialAge, swr, sie, flags, vary);
     }

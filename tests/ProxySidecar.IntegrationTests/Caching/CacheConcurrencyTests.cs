@@ -1,3 +1,5 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
 using System.Net;
 using Microsoft.Extensions.DependencyInjection;
 using ProxySidecar.Caching;
@@ -89,6 +91,59 @@ public sealed class CacheConcurrencyTests
         Assert.Equal("v1", stale.Body());
         Assert.Equal("ProxySidecar; fwd=stale; fwd-status=502; detail=stale-if-error", stale.CacheStatus());
         Assert.Equal(HttpStatusCode.BadGateway, failed.StatusCode);
+    }
+
+    [Fact]
+    public async Task Get_AppTimesOut_EntryWithinStaleIfErrorIsServed()
+    {
+        await using var host = await CacheTestHost.StartAsync(new Dictionary<string, string?> { ["Sidecar:Upstream:ResponseTimeout"] = "00:00:00.5" });
+        var slow = false;
+        var respond = host.Respond(200, ("Cache-Control", "max-age=10, stale-if-error=300"));
+        host.Upstream.Map("/slow", async context =>
+        {
+            if (slow)
+            {
+                await Task.Delay(TimeSpan.FromSeconds(3), context.RequestAborted);
+            }
+
+            await respond(context);
+        });
+        using var first = await host.GetAsync("/slow");
+        slow = true;
+        host.Time.Advance(TimeSpan.FromSeconds(30));
+
+        using var stale = await host.GetAsync("/slow");
+
+        Assert.Equal(HttpStatusCode.OK, stale.StatusCode);
+        Assert.Equal("v1", stale.Body());
+        Assert.Equal("ProxySidecar; fwd=stale; fwd-status=504; detail=stale-if-error", stale.CacheStatus());
+    }
+
+    [Fact]
+    public async Task Get_CacheResult_IsAnnotatedOnTheRequestSpan()
+    {
+        var spans = new ConcurrentQueue<Activity>();
+        using var listener = new ActivityListener
+        {
+            ShouldListenTo = source => source.Name == "Microsoft.AspNetCore",
+            Sample = (ref ActivityCreationOptions<ActivityContext> _) => ActivitySamplingResult.AllDataAndRecorded,
+            ActivityStopped = spans.Enqueue,
+        };
+        ActivitySource.AddActivityListener(listener);
+        await using var host = await CacheTestHost.StartAsync();
+        host.Upstream.Map("/traced-cache", host.Respond(200, ("Cache-Control", "max-age=60")));
+        using var first = await host.GetAsync("/traced-cache");
+        host.Time.Advance(TimeSpan.FromSeconds(3));
+        using var second = await host.GetAsync("/traced-cache");
+
+        // Other tests run in parallel: pick this test's span by the key hash of its URL.
+        var hash = CacheKey.Hash($"https://{host.Sidecar.HttpsAddress.Authority}/traced-cache");
+        bool Mine(Activity s) => s.GetTagItem("proxysidecar.cache.result") as string == "hit" && s.GetTagItem("proxysidecar.cache.key_hash") as string == hash;
+        await CacheTestHost.EventuallyAsync(() => spans.Any(Mine), "the hit span was recorded");
+        var hit = spans.First(Mine);
+        Assert.Equal(16, hash.Length);
+        Assert.InRange(Assert.IsType<long>(hit.GetTagItem("proxysidecar.cache.age")), 3L, 4L);
+        Assert.InRange(Assert.IsType<long>(hit.GetTagItem("proxysidecar.cache.ttl")), 56L, 57L);
     }
 
     private static void InterlockedMax(ref int target, int value)

@@ -69,6 +69,24 @@ public sealed class CacheSemanticsTests(CacheHostFixture fixture) : IClassFixtur
     }
 
     [Fact]
+    public async Task Get_WithAuthorization_IsNotAnsweredFromAnEntryStoredWithoutPublic()
+    {
+        _host.Upstream.Map("/s/auth-reuse", async context =>
+        {
+            context.Response.Headers.CacheControl = "max-age=60";
+            context.Response.Headers.Date = _host.HttpDate(TimeSpan.Zero);
+            await Microsoft.AspNetCore.Http.HttpResponseWritingExtensions.WriteAsync(context.Response, "for '" + context.Request.Headers.Authorization + "'");
+        });
+        using var anonymous = await _host.GetAsync("/s/auth-reuse");
+        using var alice = await _host.GetAsync("/s/auth-reuse", r => r.Headers.Authorization = new AuthenticationHeaderValue("Bearer", "alice"));
+        using var anonymous2 = await _host.GetAsync("/s/auth-reuse");
+        Assert.Equal("for 'Bearer alice'", alice.Body());
+        Assert.Equal("for ''", anonymous2.Body());
+        Assert.StartsWith("ProxySidecar; hit", anonymous2.CacheStatus(), StringComparison.Ordinal);
+        Assert.Equal(2, _host.Hits("/s/auth-reuse"));
+    }
+
+    [Fact]
     public async Task Get_ResponseWithSetCookie_IsNotStoredWithoutRule()
     {
         _host.Upstream.Map("/s/cookie", _host.Respond(200, ("Cache-Control", "max-age=60"), ("Set-Cookie", "session=secret")));
@@ -439,6 +457,35 @@ public sealed class CacheSemanticsTests(CacheHostFixture fixture) : IClassFixtur
         Assert.Equal("https", refresh.Header("X-Forwarded-Proto"));
         await CacheTestHost.EventuallyAsync(() => _host.GetAsync("/x/swr").GetAwaiter().GetResult().Body() == "v2", "the refreshed entry is served");
         Assert.Equal(2, _host.Hits("/x/swr"));
+    }
+
+    [Fact]
+    public async Task Get_StaleWhileRevalidate_RefreshesOneAtATimePerKey()
+    {
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var respond = _host.Respond(200, ("Cache-Control", "max-age=10, stale-while-revalidate=60"));
+        var calls = 0;
+        _host.Upstream.Map("/x/swr-once", async context =>
+        {
+            if (Interlocked.Increment(ref calls) > 1)
+            {
+                await release.Task.WaitAsync(TimeSpan.FromSeconds(10));
+            }
+
+            await respond(context);
+        });
+        using var first = await _host.GetAsync("/x/swr-once");
+        _host.Time.Advance(TimeSpan.FromSeconds(20));
+        for (var i = 0; i < 5; i++)
+        {
+            using var stale = await _host.GetAsync("/x/swr-once");
+            Assert.Equal("v1", stale.Body());
+        }
+
+        await CacheTestHost.EventuallyAsync(() => _host.Hits("/x/swr-once") == 2, "one refresh reached the app");
+        release.SetResult();
+        await CacheTestHost.EventuallyAsync(() => _host.GetAsync("/x/swr-once").GetAwaiter().GetResult().Body() == "v2", "the refreshed entry is served");
+        Assert.Equal(2, _host.Hits("/x/swr-once"));
     }
 
     [Fact]

@@ -21,6 +21,9 @@ internal sealed class CacheEntry
     public const int FlagNoCache = 1;
     public const int FlagMustRevalidate = 2;
 
+    /// <summary>The response allowed reuse for requests with Authorization (public, s-maxage or must-revalidate).</summary>
+    public const int FlagAuthorizationAllowed = 4;
+
     public required RecordKind Kind { get; init; }
 
     /// <summary>Lower-case, sorted request header names the entry varies on (empty when none).</summary>
@@ -58,6 +61,11 @@ internal sealed class CacheEntry
     public bool NoCache => (Flags & FlagNoCache) != 0;
 
     public bool MustRevalidate => (Flags & FlagMustRevalidate) != 0;
+
+    public bool AuthorizationAllowed => (Flags & FlagAuthorizationAllowed) != 0;
+
+    /// <summary>RFC 9111 §3.5: a request with Authorization may only be answered by an entry that allowed it.</summary>
+    public bool MayServe(HttpRequest request) => AuthorizationAllowed || !request.Headers.ContainsKey(Microsoft.Net.Http.Headers.HeaderNames.Authorization);
 
     public string? ETag => Header("ETag");
 
