@@ -161,3 +161,18 @@ public sealed class SharedStoreTests(ITestOutputHelper output)
         throw new TimeoutException($"condition not met within {Deadline}; last value: {value}");
     }
 }
+
+public sealed class SharedStoreStartupTests
+{
+    [Fact]
+    public async Task Start_RedisStoreWithoutConfiguration_FailsNamingTheKey()
+    {
+        await using var cluster = await SharedCacheCluster.StartAsync(withRedis: false);
+        var settings = cluster.Settings(store: "Memory");
+        settings["Sidecar:Cache:Store"] = "Redis";
+
+        var error = await Assert.ThrowsAnyAsync<Exception>(() => cluster.StartSidecarAsync(settings));
+
+        Assert.Contains("Sidecar:Cache:Redis:Configuration", error.ToString(), StringComparison.Ordinal);
+    }
+}
