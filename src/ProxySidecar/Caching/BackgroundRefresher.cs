@@ -22,7 +22,8 @@ internal sealed class BackgroundRefresher(IServiceScopeFactory scopes, IHostAppl
 
     private long _started;
 
-    public void Attach(RequestDelegate next, HttpCacheMiddleware owner) => _owner = owner;
+    /// <summary>The middleware whose forward path (routing + YARP) refreshes run through.</summary>
+    public void Attach(HttpCacheMiddleware owner) => _owner = owner;
 
     public void Schedule(HttpContext context, CachePolicy policy, CompiledRule rule, string primary, CacheEntry stale)
     {

@@ -42,7 +42,7 @@ internal sealed partial class HttpCacheMiddleware
         _metrics = metrics;
         _refresher = refresher;
         _logger = logger;
-        refresher.Attach(next, this);
+        refresher.Attach(this);
     }
 
     public Task InvokeAsync(HttpContext context)
@@ -138,7 +138,9 @@ internal sealed partial class HttpCacheMiddleware
                 return;
             }
 
-            await ForwardAsync(context, policy, rule, primary, directives, entry, noCache ? "request" : "stale", coalesced: null).ConfigureAwait(false);
+            // fwd=request when only the client's directives (no-cache, max-age, min-fresh) refused a fresh entry.
+            var reason = noCache || (view.Fresh && !entry.NoCache) ? "request" : "stale";
+            await ForwardAsync(context, policy, rule, primary, directives, entry, reason, coalesced: null).ConfigureAwait(false);
             return;
         }
 

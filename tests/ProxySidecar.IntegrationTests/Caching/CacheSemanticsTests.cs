@@ -407,6 +407,7 @@ public sealed class CacheSemanticsTests(CacheHostFixture fixture) : IClassFixtur
         using var old = await _host.GetAsync("/r/max-age", r => r.Headers.TryAddWithoutValidation("Cache-Control", "max-age=10"));
         Assert.Equal("v1", young.Body());
         Assert.Equal("v2", old.Body());
+        Assert.Contains("fwd=request", old.CacheStatus(), StringComparison.Ordinal);
     }
 
     [Fact]
