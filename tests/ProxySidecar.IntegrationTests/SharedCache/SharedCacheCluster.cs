@@ -62,6 +62,13 @@ public sealed class SharedCacheCluster : IAsyncDisposable
     {
         var sidecar = await SidecarHost.StartAsync(settings, _ca.Certificate);
         _sidecars.Add(sidecar);
+
+        // Until its connection is up, a replica skips Redis (requests are not held): tests start from there.
+        if (Redis is not null && settings.TryGetValue("Sidecar:Cache:Redis:Configuration", out var configuration) && configuration == Redis.Configuration)
+        {
+            await sidecar.WaitForStatusAsync(s => s["sharedCache"]?["connected"]?.GetValue<bool>() == true, because: "connected to Redis");
+        }
+
         return sidecar;
     }
 

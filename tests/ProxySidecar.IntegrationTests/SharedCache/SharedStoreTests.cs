@@ -113,7 +113,7 @@ public sealed class SharedStoreTests(ITestOutputHelper output)
         var memoryStarted = watch.Elapsed;
         using var memoryClient = memory.CreateClient();
         watch.Restart();
-        using (await SharedCacheCluster.GetAsync(memoryClient, "/first"))
+        using (await SharedCacheCluster.GetAsync(memoryClient, "/first-through-memory"))
         {
         }
 

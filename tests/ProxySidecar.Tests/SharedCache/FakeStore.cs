@@ -15,6 +15,7 @@ internal sealed class FakeStore : IOutputCacheStore
         Working,
         Failing,
         Hanging,
+        NotReady,
     }
 
     public Behaviour Mode { get; set; }
@@ -32,6 +33,7 @@ internal sealed class FakeStore : IOutputCacheStore
         {
             Behaviour.Failing => ValueTask.FromException<byte[]?>(new InvalidOperationException("store is down")),
             Behaviour.Hanging => new ValueTask<byte[]?>(new TaskCompletionSource<byte[]?>().Task),
+            Behaviour.NotReady => ValueTask.FromException<byte[]?>(new ProxySidecar.Caching.Stores.SharedStoreNotReadyException("connecting")),
             _ => ValueTask.FromResult(Read(key)),
         };
     }

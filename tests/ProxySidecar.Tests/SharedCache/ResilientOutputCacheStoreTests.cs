@@ -139,6 +139,23 @@ public sealed class ResilientOutputCacheStoreTests
     }
 
     [Fact]
+    public async Task GetAsync_StillConnecting_IsAMissThatNeitherCountsAsAnErrorNorOpensTheBreaker()
+    {
+        _inner.Mode = FakeStore.Behaviour.NotReady;
+
+        for (var i = 0; i < 10; i++)
+        {
+            var read = _store.GetAsync("k", default);
+            Assert.True(read.IsCompleted, "no request waits for the connection");
+            Assert.Null(await read);
+        }
+
+        Assert.Equal(CircuitState.Closed, _health.BreakerState);
+        Assert.Equal(0, _health.Errors(StoreOperations.Get));
+        Assert.Equal(10, _health.Skipped);
+    }
+
+    [Fact]
     public async Task GetAsync_CallerCancels_NotCountedAsAStoreError()
     {
         _inner.Mode = FakeStore.Behaviour.Hanging;

@@ -43,7 +43,7 @@ internal static class CacheStoreSetup
         services.AddOptions<RedisOutputCacheOptions>().Configure<IOptions<CacheStoreOptions>, RedisConnection>((redis, options, connection) =>
         {
             redis.InstanceName = options.Value.Redis.InstanceName;
-            redis.ConnectionMultiplexerFactory = connection.GetAsync;
+            redis.ConnectionMultiplexerFactory = connection.GetIfReadyAsync;
         });
         var redisStore = services.Last(d => d.ServiceType == typeof(IOutputCacheStore) && !d.IsKeyedService);
         services.RemoveAll<IOutputCacheStore>();

@@ -80,6 +80,18 @@ internal sealed partial class RedisConnection : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// For the store: the connection if the first attempt has ended, otherwise starts it (if needed) and
+    /// throws <see cref="SharedStoreNotReadyException"/> at once, so no request waits for a connection attempt.
+    /// </summary>
+    public Task<IConnectionMultiplexer> GetIfReadyAsync()
+    {
+        var connecting = GetAsync();
+        return connecting.IsCompletedSuccessfully
+            ? connecting
+            : Task.FromException<IConnectionMultiplexer>(new SharedStoreNotReadyException($"Still connecting to Redis at {Endpoints}."));
+    }
+
     public async ValueTask DisposeAsync()
     {
         ConnectionMultiplexer? multiplexer;

@@ -54,6 +54,9 @@ internal sealed partial class ResilientOutputCacheStore : IOutputCacheStore
                 SamplingDuration = options.Breaker.SamplingDuration,
                 BreakDuration = options.Breaker.BreakDuration,
                 StateProvider = breakerState,
+
+                // Failures open the breaker; a connection still being set up is no failure (it is just skipped).
+                ShouldHandle = static args => ValueTask.FromResult(args.Outcome.Exception is { } e && e is not OperationCanceledException && e is not SharedStoreNotReadyException),
                 OnOpened = args =>
                 {
                     Log.BreakerOpened(_logger, args.BreakDuration, args.Outcome.Exception?.Message ?? "failures");
@@ -202,7 +205,7 @@ internal sealed partial class ResilientOutputCacheStore : IOutputCacheStore
 
     private void Observe(string operation, Exception error, CancellationToken callerToken)
     {
-        if (error is BrokenCircuitException)
+        if (error is BrokenCircuitException or SharedStoreNotReadyException)
         {
             _health.RecordSkipped();
             return;
@@ -280,6 +283,24 @@ internal sealed partial class ResilientOutputCacheStore : IOutputCacheStore
 
         [LoggerMessage(504, LogLevel.Information, "Shared cache store answers again; using it.")]
         public static partial void BreakerClosed(ILogger logger);
+    }
+}
+
+/// <summary>The store's connection is still being set up: the call is skipped (a miss), not counted as a failure.</summary>
+internal sealed class SharedStoreNotReadyException : Exception
+{
+    public SharedStoreNotReadyException()
+    {
+    }
+
+    public SharedStoreNotReadyException(string message)
+        : base(message)
+    {
+    }
+
+    public SharedStoreNotReadyException(string message, Exception inner)
+        : base(message, inner)
+    {
     }
 }
 
