@@ -140,6 +140,13 @@ internal sealed partial class HttpCacheMiddleware
 
             // fwd=request when only the client's directives (no-cache, max-age, min-fresh) refused a fresh entry.
             var reason = noCache || (view.Fresh && !entry.NoCache) ? "request" : "stale";
+            if (reason == "stale" && !HttpMethods.IsHead(request.Method) && CanCoalesce(request, directives) && !_coalescer.IsHitForMiss(primary))
+            {
+                // Concurrent requests for an expired entry wait for one revalidation instead of all asking the app.
+                await CoalescedForwardAsync(context, policy, rule, primary, directives, entry, reason).ConfigureAwait(false);
+                return;
+            }
+
             await ForwardAsync(context, policy, rule, primary, directives, entry, reason, coalesced: null).ConfigureAwait(false);
             return;
         }
@@ -157,13 +164,20 @@ internal sealed partial class HttpCacheMiddleware
             return;
         }
 
+        await CoalescedForwardAsync(context, policy, rule, primary, directives, null, fwd).ConfigureAwait(false);
+    }
+
+    /// <summary>One request per key goes to the app (the leader); the others are served from its stored result.</summary>
+    private async Task CoalescedForwardAsync(HttpContext context, CachePolicy policy, CompiledRule rule, string primary, CacheControl directives, CacheEntry? stale, string fwd)
+    {
+        var request = context.Request;
         var flight = _coalescer.Join(primary, out var leader);
         if (leader)
         {
             CacheEntry? stored = null;
             try
             {
-                stored = await ForwardAsync(context, policy, rule, primary, directives, null, fwd, flight).ConfigureAwait(false);
+                stored = await ForwardAsync(context, policy, rule, primary, directives, stale, fwd, flight).ConfigureAwait(false);
             }
             finally
             {
@@ -176,7 +190,7 @@ internal sealed partial class HttpCacheMiddleware
         CacheEntry? shared;
         try
         {
-            shared = await flight.Result.Task.WaitAsync(policy.CoalescingTimeout, aborted).ConfigureAwait(false);
+            shared = await flight.Result.Task.WaitAsync(policy.CoalescingTimeout, context.RequestAborted).ConfigureAwait(false);
         }
         catch (TimeoutException)
         {
@@ -190,7 +204,7 @@ internal sealed partial class HttpCacheMiddleware
             return;
         }
 
-        await ForwardAsync(context, policy, rule, primary, directives, null, fwd, coalesced: null).ConfigureAwait(false);
+        await ForwardAsync(context, policy, rule, primary, directives, stale, fwd, coalesced: null).ConfigureAwait(false);
     }
 
     private static bool CanCoalesce(HttpRequest request, in CacheControl directives)
@@ -257,6 +271,7 @@ internal sealed partial class HttpCacheMiddleware
                     return null;
                 }
 
+                coalesced?.Result.TrySetResult(freshened.Entry);
                 await CompleteAndStoreAsync(context, policy, freshened.Entry, freshened.Bytes, freshened.Entry.Primary).ConfigureAwait(false);
                 return freshened.Entry;
             }

@@ -42,6 +42,38 @@ public sealed class CacheConcurrencyTests
     }
 
     [Fact]
+    public async Task Get_ConcurrentRequestsForAnExpiredEntry_RevalidateOnce()
+    {
+        await using var host = await CacheTestHost.StartAsync();
+        var coalescer = host.Sidecar.Services.GetRequiredService<RequestCoalescer>();
+        var respond = host.Respond(200, ("Cache-Control", "max-age=10"), ("ETag", "\"e\""));
+        host.Upstream.Map("/expired", async context =>
+        {
+            var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(5);
+            while (host.Hits("/expired") > 1 && coalescer.Waiting < 19 && DateTime.UtcNow < deadline)
+            {
+                await Task.Delay(10);
+            }
+
+            await respond(context);
+        });
+        using var first = await host.GetAsync("/expired");
+        host.Time.Advance(TimeSpan.FromSeconds(30));
+        using var handler = host.Sidecar.CreateHandler();
+        using var client = new HttpClient(handler) { BaseAddress = host.Sidecar.HttpsAddress };
+
+        var responses = await Task.WhenAll(Enumerable.Range(0, 20).Select(_ => host.GetAsync("/expired", client: client)));
+
+        Assert.All(responses, r => Assert.Equal(HttpStatusCode.OK, r.StatusCode));
+        Assert.Equal(2, host.Hits("/expired"));
+        Assert.Equal(19, responses.Count(r => r.CacheStatus().Contains("detail=coalesced", StringComparison.Ordinal)));
+        foreach (var response in responses)
+        {
+            response.Dispose();
+        }
+    }
+
+    [Fact]
     public async Task Get_UrlKnownUncacheable_ConcurrentRequestsAreNotSerialised()
     {
         await using var host = await CacheTestHost.StartAsync();
