@@ -173,7 +173,7 @@ public sealed class ResilientOutputCacheStoreTests
     {
         _inner.Mode = FakeStore.Behaviour.Hanging;
 
-        var write = _store.SetAsync("k", [1], null, TimeSpan.FromMinutes(1), default);
+        var write = _store.SetAsync("k", [1], ["t"], TimeSpan.FromMinutes(1), default);
 
         Assert.True(write.IsCompletedSuccessfully, "writes never hold the response");
         await WaitUntilAsync(() => _inner.Sets == 1);
@@ -201,10 +201,26 @@ public sealed class ResilientOutputCacheStoreTests
         }
 
         _inner.Mode = FakeStore.Behaviour.Working;
-        await _store.SetAsync("k", [1], null, TimeSpan.FromMinutes(1), default);
+        await _store.SetAsync("k", [1], ["t"], TimeSpan.FromMinutes(1), default);
         await WaitUntilAsync(() => _store.PendingWrites == 0);
 
         Assert.Equal(0, _inner.Sets);
+    }
+
+    [Fact]
+    public async Task SetAsync_UntaggedRecordAndStoreFails_ThrowsSoThePurgeReportsIt()
+    {
+        _inner.Mode = FakeStore.Behaviour.Failing;
+
+        await Assert.ThrowsAsync<SharedStoreUnavailableException>(() => _store.SetAsync("psc1:purge:all", [1], null, TimeSpan.FromMinutes(1), default).AsTask());
+    }
+
+    [Fact]
+    public async Task SetAsync_UntaggedRecord_IsInTheStoreWhenTheCallReturns()
+    {
+        await _store.SetAsync("psc1:purge:all", [1], null, TimeSpan.FromMinutes(1), default);
+
+        Assert.Equal([1], await _inner.GetAsync("psc1:purge:all", default));
     }
 
     [Fact]

@@ -8,8 +8,9 @@ namespace ProxySidecar.Caching.Stores;
 /// <summary>
 /// Puts a circuit breaker and a hard per-call deadline in front of a store that can fail or hang (Redis),
 /// so the store never fails a request and never adds more than one operation timeout to it:
-/// reads that fail, time out or meet an open breaker are misses; writes run in the background and are
-/// dropped while the breaker is open; evictions (purges) are awaited and report failure to the caller.
+/// reads that fail, time out or meet an open breaker are misses; writes of entries run in the background
+/// and are dropped while the breaker is open; evictions and untagged records (soft-purge markers), which
+/// purges write, are awaited and report failure to the caller.
 /// </summary>
 internal sealed partial class ResilientOutputCacheStore : IOutputCacheStore
 {
@@ -122,6 +123,13 @@ internal sealed partial class ResilientOutputCacheStore : IOutputCacheStore
 
     public ValueTask SetAsync(string key, byte[] value, string[]? tags, TimeSpan validFor, CancellationToken cancellationToken)
     {
+        // Records without tags are the cache's control data (soft-purge markers), written by a purge: the
+        // purge must know whether it reached the store, so these are awaited (like evictions) and fail loudly.
+        if (tags is null || tags.Length == 0)
+        {
+            return WriteControlRecordAsync(key, value, validFor, cancellationToken);
+        }
+
         if (Interlocked.Increment(ref _pendingWrites) > MaxPendingWrites)
         {
             Interlocked.Decrement(ref _pendingWrites);
@@ -161,6 +169,41 @@ internal sealed partial class ResilientOutputCacheStore : IOutputCacheStore
                 Observe(StoreOperations.Evict, error, cancellationToken);
                 cancellationToken.ThrowIfCancellationRequested();
                 throw new SharedStoreUnavailableException($"The shared cache store could not evict tag \"{tag}\": {Describe(error)}", error);
+            }
+        }
+        finally
+        {
+            ResilienceContextPool.Shared.Return(context);
+        }
+    }
+
+    private async ValueTask WriteControlRecordAsync(string key, byte[] value, TimeSpan validFor, CancellationToken cancellationToken)
+    {
+        var context = ResilienceContextPool.Shared.Get(cancellationToken);
+        context.Properties.Set(TimeoutKey, _purgeTimeout);
+        try
+        {
+            var outcome = await _purges.ExecuteOutcomeAsync(
+                static async (ctx, state) =>
+                {
+                    try
+                    {
+                        await Bounded(state._inner.SetAsync(state.key, state.value, null, state.validFor, ctx.CancellationToken), ctx.CancellationToken).ConfigureAwait(false);
+                        return Outcome.FromResult(true);
+                    }
+                    catch (Exception ex)
+                    {
+                        return Outcome.FromException<bool>(ex);
+                    }
+                },
+                context,
+                (_inner, key, value, validFor)).ConfigureAwait(false);
+
+            if (outcome.Exception is { } error)
+            {
+                Observe(StoreOperations.Set, error, cancellationToken);
+                cancellationToken.ThrowIfCancellationRequested();
+                throw new SharedStoreUnavailableException($"The shared cache store could not write \"{key}\": {Describe(error)}", error);
             }
         }
         finally
