@@ -127,6 +127,22 @@ public sealed class SharedCacheHttpTests
         Assert.Equal(1, cluster.Upstream.Count);
     }
 
+    [RedisFact]
+    public async Task Purge_RedisDown_503SayingNothingIsKnownToBePurged()
+    {
+        await using var cluster = await SharedCacheCluster.StartAsync();
+        var a = await cluster.StartSidecarAsync(cluster.Settings());
+        cluster.Redis!.Kill();
+        await a.WaitForStatusAsync(s => s["sharedCache"]?["connected"]?.GetValue<bool>() == false, because: "Redis is gone");
+
+        using var hard = await PurgeAsync(a, "tag=anything");
+        using var soft = await PurgeAsync(a, "all=true&soft=true");
+
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, hard.StatusCode);
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, soft.StatusCode);
+        Assert.Contains("try again", await soft.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+    }
+
     private static async Task<(SidecarHost A, SidecarHost B)> StartPairWithLongLivedFirstLevelAsync(SharedCacheCluster cluster)
     {
         // A first level that would keep entries for minutes: only the purge announcement can remove them in time.
