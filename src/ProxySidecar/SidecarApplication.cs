@@ -3,6 +3,7 @@ using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
 using ProxySidecar.Admin;
 using ProxySidecar.Caching;
+using ProxySidecar.Caching.Stores;
 using ProxySidecar.Configuration;
 using ProxySidecar.Hosting;
 using ProxySidecar.Logging;
@@ -100,6 +101,8 @@ internal static class SidecarApplication
 
         builder.AddSidecarTls();
         builder.AddSidecarCache();
+        builder.AddSidecarCacheStore();
+        services.AddPurgeEndpoint();
         builder.AddSidecarTelemetry();
         return builder;
     }

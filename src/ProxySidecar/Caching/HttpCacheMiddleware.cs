@@ -643,7 +643,9 @@ internal sealed partial class HttpCacheMiddleware
     internal static string PrimaryFor(Uri url, CachePolicy policy)
     {
         var path = PathString.FromUriComponent(url).Value ?? "/";
-        var host = HostString.FromUriComponent(url).Value ?? url.Authority;
+        // Uri reports the scheme's default port in HostAndPort, but a request for it has none in its Host header.
+        var authority = HostString.FromUriComponent(url);
+        var host = (url.IsDefaultPort ? authority.Host : authority.Value) ?? url.Authority;
         return CacheKey.Primary(url.Scheme, host, path, url.Query, policy.Match(HttpMethods.Get, path).IgnoreQueryParameters);
     }
 

@@ -1,0 +1,366 @@
+using Microsoft.AspNetCore.OutputCaching;
+using Polly;
+using Polly.CircuitBreaker;
+using Polly.Timeout;
+
+namespace ProxySidecar.Caching.Stores;
+
+/// <summary>
+/// Puts a circuit breaker and a hard per-call deadline in front of a store that can fail or hang (Redis),
+/// so the store never fails a request and never adds more than one operation timeout to it:
+/// reads that fail, time out or meet an open breaker are misses; writes of entries run in the background
+/// and are dropped while the breaker is open; evictions and untagged records (soft-purge markers), which
+/// purges write, are awaited and report failure to the caller.
+/// </summary>
+internal sealed partial class ResilientOutputCacheStore : IOutputCacheStore
+{
+    /// <summary>Writes waiting for the store beyond this many are dropped, so a slow store cannot pile up memory.</summary>
+    internal const int MaxPendingWrites = 1024;
+
+    private static readonly ResiliencePropertyKey<TimeSpan> TimeoutKey = new("ProxySidecar.StoreTimeout");
+
+    private readonly IOutputCacheStore _inner;
+    private readonly TimeSpan _operationTimeout;
+    private readonly TimeSpan _purgeTimeout;
+    private readonly ResiliencePipeline _guarded;
+    private readonly ResiliencePipeline _purges;
+    private readonly SharedStoreHealth _health;
+    private readonly ILogger _logger;
+    private int _pendingWrites;
+
+    public ResilientOutputCacheStore(
+        IOutputCacheStore inner,
+        RedisStoreOptions options,
+        SharedStoreHealth health,
+        TimeProvider timeProvider,
+        ILogger<ResilientOutputCacheStore> logger)
+    {
+        _inner = inner;
+        _health = health;
+        _logger = logger;
+        _operationTimeout = options.OperationTimeout;
+        _purgeTimeout = options.PurgeTimeout;
+        var breakerState = new CircuitBreakerStateProvider();
+        health.Breaker = breakerState;
+
+        var timeout = new TimeoutStrategyOptions
+        {
+            TimeoutGenerator = static args => ValueTask.FromResult(args.Context.Properties.GetValue(TimeoutKey, TimeSpan.FromMilliseconds(250))),
+        };
+        _guarded = new ResiliencePipelineBuilder { TimeProvider = timeProvider }
+            .AddCircuitBreaker(new CircuitBreakerStrategyOptions
+            {
+                FailureRatio = options.Breaker.FailureRatio,
+                MinimumThroughput = options.Breaker.MinimumThroughput,
+                SamplingDuration = options.Breaker.SamplingDuration,
+                BreakDuration = options.Breaker.BreakDuration,
+                StateProvider = breakerState,
+
+                // Failures open the breaker; a connection still being set up is no failure (it is just skipped).
+                ShouldHandle = static args => ValueTask.FromResult(args.Outcome.Exception is { } e && e is not OperationCanceledException && e is not SharedStoreNotReadyException),
+                OnOpened = args =>
+                {
+                    Log.BreakerOpened(_logger, args.BreakDuration, args.Outcome.Exception?.Message ?? "failures");
+                    return default;
+                },
+                OnHalfOpened = _ =>
+                {
+                    Log.BreakerHalfOpened(_logger);
+                    return default;
+                },
+                OnClosed = _ =>
+                {
+                    Log.BreakerClosed(_logger);
+                    return default;
+                },
+            })
+            .AddTimeout(timeout)
+            .Build();
+
+        // Purges are rare operator actions: they always try the store (even while the breaker is open),
+        // bounded by their own, longer deadline.
+        _purges = new ResiliencePipelineBuilder { TimeProvider = timeProvider }.AddTimeout(timeout).Build();
+    }
+
+    /// <summary>Writes started and not yet finished (for tests and status).</summary>
+    public int PendingWrites => Volatile.Read(ref _pendingWrites);
+
+    public async ValueTask<byte[]?> GetAsync(string key, CancellationToken cancellationToken)
+    {
+        var context = ResilienceContextPool.Shared.Get(cancellationToken);
+        context.Properties.Set(TimeoutKey, _operationTimeout);
+        try
+        {
+            var outcome = await _guarded.ExecuteOutcomeAsync(
+                static async (ctx, state) =>
+                {
+                    try
+                    {
+                        var value = await Bounded(state._inner.GetAsync(state.key, ctx.CancellationToken), ctx.CancellationToken).ConfigureAwait(false);
+                        return Outcome.FromResult<byte[]?>(value);
+                    }
+                    catch (Exception ex)
+                    {
+                        return Outcome.FromException<byte[]?>(ex);
+                    }
+                },
+                context,
+                (_inner, key)).ConfigureAwait(false);
+
+            if (outcome.Exception is { } error)
+            {
+                Observe(StoreOperations.Get, error, cancellationToken);
+                return null;
+            }
+
+            return outcome.Result;
+        }
+        finally
+        {
+            ResilienceContextPool.Shared.Return(context);
+        }
+    }
+
+    public ValueTask SetAsync(string key, byte[] value, string[]? tags, TimeSpan validFor, CancellationToken cancellationToken)
+    {
+        // Records without tags are the cache's control data (soft-purge markers), written by a purge: the
+        // purge must know whether it reached the store, so these are awaited (like evictions) and fail loudly.
+        if (tags is null || tags.Length == 0)
+        {
+            return WriteControlRecordAsync(key, value, validFor, cancellationToken);
+        }
+
+        if (Interlocked.Increment(ref _pendingWrites) > MaxPendingWrites)
+        {
+            Interlocked.Decrement(ref _pendingWrites);
+            _health.RecordSkipped();
+            return default;
+        }
+
+        // Never awaited by the response path: the write finishes (or fails, or is skipped) on its own.
+        _ = Task.Run(() => WriteAsync(key, value, tags, validFor), CancellationToken.None);
+        return default;
+    }
+
+    public async ValueTask EvictByTagAsync(string tag, CancellationToken cancellationToken)
+    {
+        var context = ResilienceContextPool.Shared.Get(cancellationToken);
+        context.Properties.Set(TimeoutKey, _purgeTimeout);
+        try
+        {
+            var outcome = await _purges.ExecuteOutcomeAsync(
+                static async (ctx, state) =>
+                {
+                    try
+                    {
+                        await Bounded(state._inner.EvictByTagAsync(state.tag, ctx.CancellationToken), ctx.CancellationToken).ConfigureAwait(false);
+                        return Outcome.FromResult(true);
+                    }
+                    catch (Exception ex)
+                    {
+                        return Outcome.FromException<bool>(ex);
+                    }
+                },
+                context,
+                (_inner, tag)).ConfigureAwait(false);
+
+            if (outcome.Exception is { } error)
+            {
+                Observe(StoreOperations.Evict, error, cancellationToken);
+                cancellationToken.ThrowIfCancellationRequested();
+                throw new SharedStoreUnavailableException($"The shared cache store could not evict tag \"{tag}\": {Describe(error)}", error);
+            }
+        }
+        finally
+        {
+            ResilienceContextPool.Shared.Return(context);
+        }
+    }
+
+    private async ValueTask WriteControlRecordAsync(string key, byte[] value, TimeSpan validFor, CancellationToken cancellationToken)
+    {
+        var context = ResilienceContextPool.Shared.Get(cancellationToken);
+        context.Properties.Set(TimeoutKey, _purgeTimeout);
+        try
+        {
+            var outcome = await _purges.ExecuteOutcomeAsync(
+                static async (ctx, state) =>
+                {
+                    try
+                    {
+                        await Bounded(state._inner.SetAsync(state.key, state.value, null, state.validFor, ctx.CancellationToken), ctx.CancellationToken).ConfigureAwait(false);
+                        return Outcome.FromResult(true);
+                    }
+                    catch (Exception ex)
+                    {
+                        return Outcome.FromException<bool>(ex);
+                    }
+                },
+                context,
+                (_inner, key, value, validFor)).ConfigureAwait(false);
+
+            if (outcome.Exception is { } error)
+            {
+                Observe(StoreOperations.Set, error, cancellationToken);
+                cancellationToken.ThrowIfCancellationRequested();
+                throw new SharedStoreUnavailableException($"The shared cache store could not write \"{key}\": {Describe(error)}", error);
+            }
+        }
+        finally
+        {
+            ResilienceContextPool.Shared.Return(context);
+        }
+    }
+
+    private async Task WriteAsync(string key, byte[] value, string[]? tags, TimeSpan validFor)
+    {
+        var context = ResilienceContextPool.Shared.Get(CancellationToken.None);
+        context.Properties.Set(TimeoutKey, _operationTimeout);
+        try
+        {
+            var outcome = await _guarded.ExecuteOutcomeAsync(
+                static async (ctx, state) =>
+                {
+                    try
+                    {
+                        await Bounded(state._inner.SetAsync(state.key, state.value, state.tags, state.validFor, ctx.CancellationToken), ctx.CancellationToken).ConfigureAwait(false);
+                        return Outcome.FromResult(true);
+                    }
+                    catch (Exception ex)
+                    {
+                        return Outcome.FromException<bool>(ex);
+                    }
+                },
+                context,
+                (_inner, key, value, tags, validFor)).ConfigureAwait(false);
+
+            if (outcome.Exception is { } error)
+            {
+                Observe(StoreOperations.Set, error, CancellationToken.None);
+            }
+        }
+        finally
+        {
+            ResilienceContextPool.Shared.Return(context);
+            Interlocked.Decrement(ref _pendingWrites);
+        }
+    }
+
+    private void Observe(string operation, Exception error, CancellationToken callerToken)
+    {
+        if (error is BrokenCircuitException or SharedStoreNotReadyException)
+        {
+            _health.RecordSkipped();
+            return;
+        }
+
+        if (error is OperationCanceledException && callerToken.IsCancellationRequested)
+        {
+            return;
+        }
+
+        _health.RecordError(operation, error);
+        Log.StoreFailed(_logger, operation, Describe(error));
+    }
+
+    private static string Describe(Exception error) => error switch
+    {
+        TimeoutRejectedException t => $"no answer within {t.Timeout.TotalMilliseconds:0} ms",
+        BrokenCircuitException => "the circuit breaker is open",
+        _ => error.Message,
+    };
+
+    /// <summary>
+    /// Waits for the store at most until <paramref name="token"/> fires, whether or not the store itself
+    /// honours the token (Redis commands do not); a late failure of the abandoned call is observed.
+    /// </summary>
+    private static async ValueTask<T> Bounded<T>(ValueTask<T> operation, CancellationToken token)
+    {
+        if (operation.IsCompleted)
+        {
+            return await operation.ConfigureAwait(false);
+        }
+
+        var task = operation.AsTask();
+        try
+        {
+            return await task.WaitAsync(token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (token.IsCancellationRequested && !task.IsCompleted)
+        {
+            _ = task.ContinueWith(static t => _ = t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+            throw;
+        }
+    }
+
+    private static async ValueTask Bounded(ValueTask operation, CancellationToken token)
+    {
+        if (operation.IsCompleted)
+        {
+            await operation.ConfigureAwait(false);
+            return;
+        }
+
+        var task = operation.AsTask();
+        try
+        {
+            await task.WaitAsync(token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (token.IsCancellationRequested && !task.IsCompleted)
+        {
+            _ = task.ContinueWith(static t => _ = t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+            throw;
+        }
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(501, LogLevel.Debug, "Shared cache store {Operation} failed; served as a miss: {Reason}")]
+        public static partial void StoreFailed(ILogger logger, string operation, string reason);
+
+        [LoggerMessage(502, LogLevel.Warning, "Shared cache store is failing; skipping it for {BreakDuration} (reads miss, writes are dropped). Last failure: {Reason}")]
+        public static partial void BreakerOpened(ILogger logger, TimeSpan breakDuration, string reason);
+
+        [LoggerMessage(503, LogLevel.Information, "Shared cache store: probing it again.")]
+        public static partial void BreakerHalfOpened(ILogger logger);
+
+        [LoggerMessage(504, LogLevel.Information, "Shared cache store answers again; using it.")]
+        public static partial void BreakerClosed(ILogger logger);
+    }
+}
+
+/// <summary>The store's connection is still being set up: the call is skipped (a miss), not counted as a failure.</summary>
+internal sealed class SharedStoreNotReadyException : Exception
+{
+    public SharedStoreNotReadyException()
+    {
+    }
+
+    public SharedStoreNotReadyException(string message)
+        : base(message)
+    {
+    }
+
+    public SharedStoreNotReadyException(string message, Exception inner)
+        : base(message, inner)
+    {
+    }
+}
+
+/// <summary>The shared store could not carry out an operation the caller must know about (a purge).</summary>
+internal sealed class SharedStoreUnavailableException : Exception
+{
+    public SharedStoreUnavailableException()
+    {
+    }
+
+    public SharedStoreUnavailableException(string message)
+        : base(message)
+    {
+    }
+
+    public SharedStoreUnavailableException(string message, Exception inner)
+        : base(message, inner)
+    {
+    }
+}

@@ -1,0 +1,111 @@
+using Microsoft.AspNetCore.OutputCaching;
+
+namespace ProxySidecar.Caching.Stores;
+
+/// <summary>
+/// The <see cref="IOutputCacheStore"/> the HTTP cache sees when the store is Redis: an optional in-memory
+/// first level, then Redis behind the breaker. Entries are kept in Redis in <see cref="SharedEntryFormat"/>,
+/// so any replica can keep an entry another replica wrote in its first level, for no longer than the
+/// entry lives, and drop it when a purge of one of its tags is announced.
+/// </summary>
+internal sealed partial class SharedOutputCacheStore : IOutputCacheStore
+{
+    private readonly IOutputCacheStore _shared;
+    private readonly LocalCacheLevel? _localCache;
+    private readonly RedisPurgeChannel _purges;
+    private readonly TimeProvider _timeProvider;
+    private readonly ILogger _logger;
+
+    public SharedOutputCacheStore(IOutputCacheStore shared, LocalCacheLevel? localCache, RedisPurgeChannel purges, TimeProvider timeProvider, ILogger<SharedOutputCacheStore> logger)
+    {
+        _shared = shared;
+        _localCache = localCache;
+        _purges = purges;
+        _timeProvider = timeProvider;
+        _logger = logger;
+    }
+
+    public async ValueTask<byte[]?> GetAsync(string key, CancellationToken cancellationToken)
+    {
+        if (_localCache?.TryGet(key) is { } local)
+        {
+            return local;
+        }
+
+        var stored = await _shared.GetAsync(key, cancellationToken).ConfigureAwait(false);
+        if (stored is null)
+        {
+            return null;
+        }
+
+        if (!SharedEntryFormat.TryRead(stored, out var expiresAt, out var tags, out var payload))
+        {
+            Log.UnreadableEntry(_logger, key);
+            return null;
+        }
+
+        var remaining = expiresAt - _timeProvider.GetUtcNow();
+        if (remaining <= TimeSpan.Zero)
+        {
+            return null;
+        }
+
+        KeepLocally(key, payload, tags, remaining);
+        return payload;
+    }
+
+    public ValueTask SetAsync(string key, byte[] value, string[]? tags, TimeSpan validFor, CancellationToken cancellationToken)
+    {
+        tags ??= [];
+        KeepLocally(key, value, tags, validFor);
+        var stored = SharedEntryFormat.Write(value, tags, _timeProvider.GetUtcNow() + validFor);
+        return _shared.SetAsync(key, stored, tags, validFor, cancellationToken);
+    }
+
+    public async ValueTask EvictByTagAsync(string tag, CancellationToken cancellationToken)
+    {
+        _localCache?.EvictTag(tag);
+        await _shared.EvictByTagAsync(tag, cancellationToken).ConfigureAwait(false);
+        try
+        {
+            await _purges.AnnounceTagAsync(tag, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+        {
+            // Redis holds the purge; replicas that missed the announcement keep stale copies no longer than the first level's lifetime.
+            Log.AnnounceFailed(_logger, tag, ex.Message);
+        }
+
+        // Anything this replica put back in memory while Redis was being purged goes too.
+        _localCache?.EvictTag(tag);
+    }
+
+    /// <summary>
+    /// Only entries with tags are kept in memory: a purge can reach them through an announcement. Untagged
+    /// records (such as soft-purge markers, which must be seen by every replica at once) are always read from Redis.
+    /// </summary>
+    private void KeepLocally(string key, byte[] value, string[] tags, TimeSpan timeToLive)
+    {
+        if (_localCache is null)
+        {
+            return;
+        }
+
+        if (tags.Length == 0)
+        {
+            _localCache.Remove(key);
+            return;
+        }
+
+        _localCache.Set(key, value, tags, timeToLive);
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(531, LogLevel.Warning, "Entry {Key} in Redis is not in the sidecar's format (written by something else?); treated as a miss.")]
+        public static partial void UnreadableEntry(ILogger logger, string key);
+
+        [LoggerMessage(532, LogLevel.Warning, "Purged tag {Tag} in Redis but could not announce it to other replicas; their in-memory copies expire on their own within seconds: {Reason}")]
+        public static partial void AnnounceFailed(ILogger logger, string tag, string reason);
+    }
+}

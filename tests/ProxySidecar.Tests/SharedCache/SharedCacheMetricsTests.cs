@@ -1,0 +1,64 @@
+using System.Diagnostics.Metrics;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Options;
+using Microsoft.Extensions.Time.Testing;
+using ProxySidecar.Caching;
+using ProxySidecar.Caching.Stores;
+using ProxySidecar.Telemetry;
+
+namespace ProxySidecar.Tests.SharedCache;
+
+public sealed class SharedCacheMetricsTests
+{
+    [Fact]
+    public async Task Metrics_BreakerOpenAndStoreErrors_ReportedUnderTheSharedNames()
+    {
+        using var services = new ServiceCollection().AddMetrics().BuildServiceProvider();
+        var meterFactory = services.GetRequiredService<IMeterFactory>();
+        var time = new FakeTimeProvider();
+        var health = new SharedStoreHealth(time);
+        var inner = new FakeStore { Mode = FakeStore.Behaviour.Failing };
+        var store = new ResilientOutputCacheStore(inner, new RedisStoreOptions(), health, time, NullLogger<ResilientOutputCacheStore>.Instance);
+        var options = Options.Create(new CacheStoreOptions { Store = "Redis", Redis = new RedisStoreOptions { Configuration = "127.0.0.1:1" } });
+        await using var connection = new RedisConnection(options, time, NullLogger<RedisConnection>.Instance);
+        var cacheMetrics = new CacheMetrics(meterFactory, new CacheOccupancy(new CacheClock(time)));
+        _ = new SharedCacheMetrics(meterFactory, health, connection, cacheMetrics);
+
+        var measurements = new List<(string Name, long Value, string? Operation)>();
+        using var listener = new MeterListener();
+        listener.InstrumentPublished = (instrument, l) =>
+        {
+            if (instrument.Meter.Name == SidecarTelemetry.MeterName)
+            {
+                l.EnableMeasurementEvents(instrument);
+            }
+        };
+        listener.SetMeasurementEventCallback<int>((instrument, value, tags, _) => measurements.Add((instrument.Name, value, null)));
+        listener.SetMeasurementEventCallback<long>((instrument, value, tags, _) =>
+        {
+            string? operation = null;
+            foreach (var tag in tags)
+            {
+                if (tag.Key == "operation")
+                {
+                    operation = tag.Value as string;
+                }
+            }
+
+            measurements.Add((instrument.Name, value, operation));
+        });
+        listener.Start();
+
+        for (var i = 0; i < 4; i++)
+        {
+            await store.GetAsync("k", default);
+        }
+
+        listener.RecordObservableInstruments();
+
+        Assert.Equal(4, measurements.Count(m => m.Name == SidecarTelemetry.Instruments.CacheStoreErrors && m.Operation == "get"));
+        Assert.Contains((SidecarTelemetry.Instruments.CacheBreakerState, 2L, (string?)null), measurements);
+        Assert.Contains((SidecarTelemetry.Instruments.CacheRedisConnected, 0L, (string?)null), measurements);
+    }
+}
