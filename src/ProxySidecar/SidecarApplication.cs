@@ -74,7 +74,8 @@ internal static class SidecarApplication
 
         // TLS: the certificate is loaded before the listeners start.
         services.AddSingleton<CertificateStore>();
-        services.AddHostedService<CertificateStartup>();
+        // Not AddHostedService: it keeps one registration per implementation type, and the client CA uses this type too.
+        services.AddSingleton<IHostedService>(sp => new LoadBeforeListening(sp.GetRequiredService<CertificateStore>().Initialize));
 
         // Forwarding.
         services.AddSingleton<UpstreamHealth>();
@@ -143,26 +144,6 @@ internal static class SidecarApplication
             o.JsonWriterOptions = new System.Text.Json.JsonWriterOptions { Indented = false };
         });
     }
-}
-
-/// <summary>Loads the certificate before Kestrel starts listening; a failure stops start-up with a named setting.</summary>
-internal sealed class CertificateStartup(CertificateStore store) : IHostedLifecycleService
-{
-    public Task StartingAsync(CancellationToken cancellationToken)
-    {
-        store.Initialize();
-        return Task.CompletedTask;
-    }
-
-    public Task StartAsync(CancellationToken cancellationToken) => Task.CompletedTask;
-
-    public Task StartedAsync(CancellationToken cancellationToken) => Task.CompletedTask;
-
-    public Task StoppingAsync(CancellationToken cancellationToken) => Task.CompletedTask;
-
-    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
-
-    public Task StoppedAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 }
 
 /// <summary>Logs what happens to the extra config file.</summary>

@@ -12,7 +12,7 @@ internal static class TlsSetup
         ArgumentNullException.ThrowIfNull(builder);
         var services = builder.Services;
         services.AddSingleton<ClientCertificateAuthority>();
-        services.AddHostedService<ClientCaStartup>();
+        services.AddSingleton<IHostedService>(sp => new LoadBeforeListening(sp.GetRequiredService<ClientCertificateAuthority>().Initialize));
         services.AddSingleton<TlsMetrics>();
         services.AddHostedService<CertificateReloadService>();
         services.AddSingleton<ITlsHandshakeCustomizer, ClientCertificateCustomizer>();
@@ -22,26 +22,6 @@ internal static class TlsSetup
         services.AddSingleton<IStatusContributor, ClientCertificateStatus>();
         services.AddSingleton<IStartupFilter, HttpsPolicyStartupFilter>();
     }
-}
-
-/// <summary>Loads the client CA bundle before the listeners start; a failure stops start-up with the setting named.</summary>
-internal sealed class ClientCaStartup(ClientCertificateAuthority authority) : IHostedLifecycleService
-{
-    public Task StartingAsync(CancellationToken cancellationToken)
-    {
-        authority.Initialize();
-        return Task.CompletedTask;
-    }
-
-    public Task StartAsync(CancellationToken cancellationToken) => Task.CompletedTask;
-
-    public Task StartedAsync(CancellationToken cancellationToken) => Task.CompletedTask;
-
-    public Task StoppingAsync(CancellationToken cancellationToken) => Task.CompletedTask;
-
-    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
-
-    public Task StoppedAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 }
 
 /// <summary>The <c>clientCertificates</c> section of /status.</summary>

@@ -8,22 +8,18 @@ namespace ProxySidecar.IntegrationTests.Caching;
 /// <summary>A test upstream and a sidecar in front of it with the cache on, over real TLS; time is a FakeTimeProvider.</summary>
 public sealed class CacheTestHost : IAsyncDisposable
 {
-    private readonly TempDirectory _temp;
-    private readonly TestCertificateAuthority _ca;
+    private readonly SidecarSetup _setup;
 
-    private CacheTestHost(TempDirectory temp, TestCertificateAuthority ca, TestUpstream upstream, SidecarHost sidecar, FakeTimeProvider time)
+    private CacheTestHost(SidecarSetup setup, FakeTimeProvider time)
     {
-        _temp = temp;
-        _ca = ca;
-        Upstream = upstream;
-        Sidecar = sidecar;
+        _setup = setup;
         Time = time;
-        Client = sidecar.CreateClient();
+        Client = setup.Sidecar.CreateClient();
     }
 
-    public TestUpstream Upstream { get; }
+    public TestUpstream Upstream => _setup.Upstream;
 
-    public SidecarHost Sidecar { get; }
+    public SidecarHost Sidecar => _setup.Sidecar;
 
     public FakeTimeProvider Time { get; }
 
@@ -31,16 +27,9 @@ public sealed class CacheTestHost : IAsyncDisposable
 
     public static async Task<CacheTestHost> StartAsync(IDictionary<string, string?>? settings = null, Action<IServiceCollection>? configureServices = null, TestUpstream? upstream = null)
     {
-        var temp = new TempDirectory();
-        var ca = new TestCertificateAuthority();
-        var (certificatePath, keyPath) = ca.Issue().WriteTo(temp.Path);
-        upstream ??= await TestUpstream.StartAsync();
         var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
-        var all = new Dictionary<string, string?>
+        var all = new Dictionary<string, string?>(StringComparer.OrdinalIgnoreCase)
         {
-            ["Sidecar:Upstream:Address"] = upstream.Address.ToString(),
-            ["Sidecar:Tls:CertificatePath"] = certificatePath,
-            ["Sidecar:Tls:KeyPath"] = keyPath,
             ["Sidecar:Upstream:ResponseTimeout"] = "00:00:05",
         };
         foreach (var (key, value) in settings ?? new Dictionary<string, string?>())
@@ -48,13 +37,13 @@ public sealed class CacheTestHost : IAsyncDisposable
             all[key] = value;
         }
 
-        var sidecar = await SidecarHost.StartAsync(all, ca.Certificate, configureServices: services =>
+        var setup = await SidecarSetup.StartAsync(all, upstream: upstream, configureServices: services =>
         {
             services.RemoveAll<ProxySidecar.Caching.CacheClock>();
             services.AddSingleton(new ProxySidecar.Caching.CacheClock(time));
             configureServices?.Invoke(services);
         });
-        return new CacheTestHost(temp, ca, upstream, sidecar, time);
+        return new CacheTestHost(setup, time);
     }
 
     public async Task<HttpResponseMessage> GetAsync(string path, Action<HttpRequestMessage>? configure = null, HttpClient? client = null)
@@ -127,10 +116,7 @@ public sealed class CacheTestHost : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         Client.Dispose();
-        await Sidecar.DisposeAsync();
-        await Upstream.DisposeAsync();
-        _ca.Dispose();
-        _temp.Dispose();
+        await _setup.DisposeAsync();
     }
 }
 

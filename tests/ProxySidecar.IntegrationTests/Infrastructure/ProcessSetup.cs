@@ -55,10 +55,15 @@ public sealed class ProcessSetup : IDisposable
         return new ProcessSetup(temp, ca, httpsPort, adminPort, process);
     }
 
-    public HttpClient CreateClient() =>
+    /// <summary>
+    /// A client for the public port trusting the test CA. Without <paramref name="propagateTraceContext"/>
+    /// it injects no trace headers of its own, so a test sends exactly the traceparent it sets.
+    /// </summary>
+    public HttpClient CreateClient(bool propagateTraceContext = true) =>
         new(new SocketsHttpHandler
         {
             UseProxy = false,
+            ActivityHeadersPropagator = propagateTraceContext ? System.Diagnostics.DistributedContextPropagator.Current : null,
             SslOptions = new SslClientAuthenticationOptions
             {
                 TargetHost = "localhost",

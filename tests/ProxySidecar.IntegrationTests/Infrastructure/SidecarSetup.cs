@@ -37,19 +37,22 @@ public sealed class SidecarSetup : IAsyncDisposable
 
     /// <summary>
     /// Starts the app and the sidecar. <paramref name="settings"/> are added to (and may override) the
-    /// upstream address and certificate paths; a null value removes a key.
+    /// upstream address and certificate paths; a null value removes a key. A given
+    /// <paramref name="upstream"/> is used instead of a new one, and disposed with the setup.
     /// </summary>
     public static async Task<SidecarSetup> StartAsync(
         IDictionary<string, string?>? settings = null,
         bool http2Upstream = false,
         Action<IServiceCollection>? configureServices = null,
-        string environment = "Production")
+        string environment = "Production",
+        DateTimeOffset? certificateNotAfter = null,
+        TestUpstream? upstream = null)
     {
         var temp = new TempDirectory();
         var ca = new TestCertificateAuthority();
-        var issued = ca.Issue();
+        var issued = ca.Issue(notAfter: certificateNotAfter);
         var (certificatePath, keyPath) = issued.WriteTo(temp.Combine("tls"));
-        var upstream = await TestUpstream.StartAsync(http2Upstream);
+        upstream ??= await TestUpstream.StartAsync(http2Upstream);
         var stack = new SidecarSetup(temp, ca, issued, certificatePath, keyPath, upstream);
         var all = new Dictionary<string, string?>(StringComparer.OrdinalIgnoreCase)
         {

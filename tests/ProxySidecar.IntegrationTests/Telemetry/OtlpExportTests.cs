@@ -84,64 +84,42 @@ public sealed class OtlpExportTests(ITestOutputHelper output)
     /// <summary>The sidecar binary in front of a test app, with a test certificate and free ports.</summary>
     private sealed class RunningBinary : IAsyncDisposable
     {
-        private readonly TempDirectory _temp;
-        private readonly TestCertificateAuthority _ca;
-        private readonly int _httpsPort;
-
-        private RunningBinary(TempDirectory temp, TestCertificateAuthority ca, TestUpstream upstream, SidecarProcess process, int httpsPort, int adminPort)
+        private RunningBinary(TestUpstream upstream, ProcessSetup setup)
         {
-            _temp = temp;
-            _ca = ca;
             Upstream = upstream;
-            Process = process;
-            _httpsPort = httpsPort;
-            AdminPort = adminPort;
+            Setup = setup;
         }
 
         public TestUpstream Upstream { get; }
 
-        public SidecarProcess Process { get; }
+        public ProcessSetup Setup { get; }
 
-        public int AdminPort { get; }
+        public SidecarProcess Process => Setup.Process;
 
         public static async Task<RunningBinary> StartAsync(Dictionary<string, string> environment)
         {
-            var temp = new TempDirectory();
-            var ca = new TestCertificateAuthority();
-            var (certificatePath, keyPath) = ca.Issue().WriteTo(temp.Path);
             var upstream = await TestUpstream.StartAsync();
-            var httpsPort = FreePort.Next();
-            var adminPort = FreePort.Next();
-            environment["Sidecar__Upstream__Address"] = upstream.Address.ToString();
-            environment["Sidecar__Tls__CertificatePath"] = certificatePath;
-            environment["Sidecar__Tls__KeyPath"] = keyPath;
-            environment["Sidecar__Hosting__HttpsPort"] = httpsPort.ToString(System.Globalization.CultureInfo.InvariantCulture);
-            environment["Sidecar__Hosting__AdminPort"] = adminPort.ToString(System.Globalization.CultureInfo.InvariantCulture);
-            environment["Sidecar__Hosting__ListenAddress"] = "127.0.0.1";
-            environment["Sidecar__Hosting__AdminListenAddress"] = "127.0.0.1";
-            var process = SidecarProcess.Start(environment);
-            var running = new RunningBinary(temp, ca, upstream, process, httpsPort, adminPort);
-            await running.WaitUntilReadyAsync();
+            var running = new RunningBinary(upstream, ProcessSetup.Start(upstream.Address, environment.ToDictionary(kv => kv.Key, kv => (string?)kv.Value)));
+            try
+            {
+                await running.Setup.WaitForReadinessAsync();
+            }
+            catch
+            {
+                await running.DisposeAsync();
+                throw;
+            }
+
             return running;
         }
 
         /// <summary>Sends <paramref name="count"/> GETs to /traced/{i} with the given traceparent; all must succeed.</summary>
         public async Task SendAsync(string traceparent, int count)
         {
-            using var handler = new SocketsHttpHandler
-            {
-                UseProxy = false,
-                ActivityHeadersPropagator = null,
-                SslOptions = new System.Net.Security.SslClientAuthenticationOptions
-                {
-                    TargetHost = "localhost",
-                    RemoteCertificateValidationCallback = (_, certificate, _, errors) => SidecarHost.ValidateAgainst(_ca.Certificate, certificate, errors),
-                },
-            };
-            using var client = new HttpClient(handler) { Timeout = TimeSpan.FromSeconds(30) };
+            using var client = Setup.CreateClient(propagateTraceContext: false);
             for (var i = 0; i < count; i++)
             {
-                using var request = new HttpRequestMessage(HttpMethod.Get, new Uri($"https://127.0.0.1:{_httpsPort}/traced/{i}"));
+                using var request = new HttpRequestMessage(HttpMethod.Get, new Uri($"/traced/{i}", UriKind.Relative));
                 request.Headers.Add("traceparent", traceparent);
                 using var response = await client.SendAsync(request);
                 Assert.Equal(HttpStatusCode.OK, response.StatusCode);
@@ -150,34 +128,8 @@ public sealed class OtlpExportTests(ITestOutputHelper output)
 
         public async ValueTask DisposeAsync()
         {
-            Process.Dispose();
+            Setup.Dispose();
             await Upstream.DisposeAsync();
-            _ca.Dispose();
-            _temp.Dispose();
-        }
-
-        private async Task WaitUntilReadyAsync()
-        {
-            using var admin = new HttpClient(new SocketsHttpHandler { UseProxy = false, ActivityHeadersPropagator = null }) { Timeout = TimeSpan.FromSeconds(2) };
-            var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(20);
-            while (DateTime.UtcNow < deadline && !Process.HasExited)
-            {
-                try
-                {
-                    using var response = await admin.GetAsync(new Uri($"http://127.0.0.1:{AdminPort}/healthz/ready"));
-                    if (response.StatusCode == HttpStatusCode.OK)
-                    {
-                        return;
-                    }
-                }
-                catch (HttpRequestException)
-                {
-                }
-
-                await Task.Delay(50);
-            }
-
-            throw new TimeoutException($"The sidecar never became ready. stdout:\n{Process.Stdout}\nstderr:\n{Process.Stderr}");
         }
     }
 }

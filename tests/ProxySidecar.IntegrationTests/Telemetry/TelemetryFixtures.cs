@@ -45,24 +45,20 @@ public sealed class SynchronizedList<T> : Collection<T>
     }
 }
 
-/// <summary>A sidecar in front of a test app, with a certificate from a test CA.</summary>
+/// <summary>A sidecar in front of a test app, with a certificate from a test CA that expires in 20 days.</summary>
 public sealed class TelemetryRig : IAsyncDisposable
 {
-    private readonly TempDirectory _temp;
-    private readonly TestCertificateAuthority _ca;
+    private readonly SidecarSetup _setup;
 
-    private TelemetryRig(TempDirectory temp, TestCertificateAuthority ca, TestUpstream upstream, SidecarHost sidecar, DateTimeOffset notAfter)
+    private TelemetryRig(SidecarSetup setup, DateTimeOffset notAfter)
     {
-        _temp = temp;
-        _ca = ca;
-        Upstream = upstream;
-        Sidecar = sidecar;
+        _setup = setup;
         CertificateNotAfter = notAfter;
     }
 
-    public TestUpstream Upstream { get; }
+    public TestUpstream Upstream => _setup.Upstream;
 
-    public SidecarHost Sidecar { get; }
+    public SidecarHost Sidecar => _setup.Sidecar;
 
     public DateTimeOffset CertificateNotAfter { get; }
 
@@ -71,24 +67,15 @@ public sealed class TelemetryRig : IAsyncDisposable
         Action<IServiceCollection>? configureServices = null,
         string? upstreamAddress = null)
     {
-        var temp = new TempDirectory();
-        var ca = new TestCertificateAuthority();
         var notAfter = DateTimeOffset.UtcNow.AddDays(20);
-        var (certificatePath, keyPath) = ca.Issue(notAfter: notAfter).WriteTo(temp.Path);
-        var upstream = await TestUpstream.StartAsync();
-        var all = new Dictionary<string, string?>
+        var all = new Dictionary<string, string?>(settings ?? new Dictionary<string, string?>(), StringComparer.OrdinalIgnoreCase);
+        if (upstreamAddress is not null)
         {
-            ["Sidecar:Upstream:Address"] = upstreamAddress ?? upstream.Address.ToString(),
-            ["Sidecar:Tls:CertificatePath"] = certificatePath,
-            ["Sidecar:Tls:KeyPath"] = keyPath,
-        };
-        foreach (var (key, value) in settings ?? new Dictionary<string, string?>())
-        {
-            all[key] = value;
+            all["Sidecar:Upstream:Address"] = upstreamAddress;
         }
 
-        var sidecar = await SidecarHost.StartAsync(all, ca.Certificate, configureServices: configureServices);
-        return new TelemetryRig(temp, ca, upstream, sidecar, notAfter);
+        var setup = await SidecarSetup.StartAsync(all, configureServices: configureServices, certificateNotAfter: notAfter);
+        return new TelemetryRig(setup, notAfter);
     }
 
     /// <summary>
@@ -106,13 +93,7 @@ public sealed class TelemetryRig : IAsyncDisposable
         };
     }
 
-    public async ValueTask DisposeAsync()
-    {
-        await Sidecar.DisposeAsync();
-        await Upstream.DisposeAsync();
-        _ca.Dispose();
-        _temp.Dispose();
-    }
+    public ValueTask DisposeAsync() => _setup.DisposeAsync();
 }
 
 /// <summary>W3C trace context helpers.</summary>
