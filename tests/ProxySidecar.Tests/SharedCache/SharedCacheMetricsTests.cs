@@ -25,16 +25,18 @@ public sealed class SharedCacheMetricsTests
         var cacheMetrics = new CacheMetrics(meterFactory, new CacheOccupancy(new CacheClock(time)));
         _ = new SharedCacheMetrics(meterFactory, health, connection, cacheMetrics);
 
-        var measurements = new List<(string Name, long Value, string? Operation)>();
+        // Other tests record under the same meter name at the same time: listen to this factory's meters
+        // only, and collect into a thread-safe queue (callbacks arrive on the recording threads).
+        var measurements = new System.Collections.Concurrent.ConcurrentQueue<(string Name, long Value, string? Operation)>();
         using var listener = new MeterListener();
         listener.InstrumentPublished = (instrument, l) =>
         {
-            if (instrument.Meter.Name == SidecarTelemetry.MeterName)
+            if (instrument.Meter.Name == SidecarTelemetry.MeterName && ReferenceEquals(instrument.Meter.Scope, meterFactory))
             {
                 l.EnableMeasurementEvents(instrument);
             }
         };
-        listener.SetMeasurementEventCallback<int>((instrument, value, tags, _) => measurements.Add((instrument.Name, value, null)));
+        listener.SetMeasurementEventCallback<int>((instrument, value, tags, _) => measurements.Enqueue((instrument.Name, value, null)));
         listener.SetMeasurementEventCallback<long>((instrument, value, tags, _) =>
         {
             string? operation = null;
@@ -46,7 +48,7 @@ public sealed class SharedCacheMetricsTests
                 }
             }
 
-            measurements.Add((instrument.Name, value, operation));
+            measurements.Enqueue((instrument.Name, value, operation));
         });
         listener.Start();
 
@@ -56,9 +58,10 @@ public sealed class SharedCacheMetricsTests
         }
 
         listener.RecordObservableInstruments();
+        var recorded = measurements.ToArray();
 
-        Assert.Equal(4, measurements.Count(m => m.Name == SidecarTelemetry.Instruments.CacheStoreErrors && m.Operation == "get"));
-        Assert.Contains((SidecarTelemetry.Instruments.CacheBreakerState, 2L, (string?)null), measurements);
-        Assert.Contains((SidecarTelemetry.Instruments.CacheRedisConnected, 0L, (string?)null), measurements);
+        Assert.Equal(4, recorded.Count(m => m.Name == SidecarTelemetry.Instruments.CacheStoreErrors && m.Operation == "get"));
+        Assert.Contains((SidecarTelemetry.Instruments.CacheBreakerState, 2L, (string?)null), recorded);
+        Assert.Contains((SidecarTelemetry.Instruments.CacheRedisConnected, 0L, (string?)null), recorded);
     }
 }
