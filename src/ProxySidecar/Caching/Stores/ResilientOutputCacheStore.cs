@@ -87,38 +87,14 @@ internal sealed partial class ResilientOutputCacheStore : IOutputCacheStore
 
     public async ValueTask<byte[]?> GetAsync(string key, CancellationToken cancellationToken)
     {
-        var context = ResilienceContextPool.Shared.Get(cancellationToken);
-        context.Properties.Set(TimeoutKey, _operationTimeout);
-        try
+        var outcome = await RunAsync(_guarded, _operationTimeout, key, static (store, k, ct) => store.GetAsync(k, ct), cancellationToken).ConfigureAwait(false);
+        if (outcome.Exception is { } error)
         {
-            var outcome = await _guarded.ExecuteOutcomeAsync(
-                static async (ctx, state) =>
-                {
-                    try
-                    {
-                        var value = await Bounded(state._inner.GetAsync(state.key, ctx.CancellationToken), ctx.CancellationToken).ConfigureAwait(false);
-                        return Outcome.FromResult<byte[]?>(value);
-                    }
-                    catch (Exception ex)
-                    {
-                        return Outcome.FromException<byte[]?>(ex);
-                    }
-                },
-                context,
-                (_inner, key)).ConfigureAwait(false);
-
-            if (outcome.Exception is { } error)
-            {
-                Observe(StoreOperations.Get, error, cancellationToken);
-                return null;
-            }
-
-            return outcome.Result;
+            Observe(StoreOperations.Get, error, cancellationToken);
+            return null;
         }
-        finally
-        {
-            ResilienceContextPool.Shared.Return(context);
-        }
+
+        return outcome.Result;
     }
 
     public ValueTask SetAsync(string key, byte[] value, string[]? tags, TimeSpan validFor, CancellationToken cancellationToken)
@@ -144,96 +120,40 @@ internal sealed partial class ResilientOutputCacheStore : IOutputCacheStore
 
     public async ValueTask EvictByTagAsync(string tag, CancellationToken cancellationToken)
     {
-        var context = ResilienceContextPool.Shared.Get(cancellationToken);
-        context.Properties.Set(TimeoutKey, _purgeTimeout);
-        try
-        {
-            var outcome = await _purges.ExecuteOutcomeAsync(
-                static async (ctx, state) =>
-                {
-                    try
-                    {
-                        await Bounded(state._inner.EvictByTagAsync(state.tag, ctx.CancellationToken), ctx.CancellationToken).ConfigureAwait(false);
-                        return Outcome.FromResult(true);
-                    }
-                    catch (Exception ex)
-                    {
-                        return Outcome.FromException<bool>(ex);
-                    }
-                },
-                context,
-                (_inner, tag)).ConfigureAwait(false);
-
-            if (outcome.Exception is { } error)
+        var outcome = await RunAsync(
+            _purges,
+            _purgeTimeout,
+            tag,
+            static async (store, t, ct) =>
             {
-                Observe(StoreOperations.Evict, error, cancellationToken);
-                cancellationToken.ThrowIfCancellationRequested();
-                throw new SharedStoreUnavailableException($"The shared cache store could not evict tag \"{tag}\": {Describe(error)}", error);
-            }
-        }
-        finally
+                await store.EvictByTagAsync(t, ct).ConfigureAwait(false);
+                return true;
+            },
+            cancellationToken).ConfigureAwait(false);
+        if (outcome.Exception is { } error)
         {
-            ResilienceContextPool.Shared.Return(context);
+            Observe(StoreOperations.Evict, error, cancellationToken);
+            cancellationToken.ThrowIfCancellationRequested();
+            throw new SharedStoreUnavailableException($"The shared cache store could not evict tag \"{tag}\": {Describe(error)}", error);
         }
     }
 
     private async ValueTask WriteControlRecordAsync(string key, byte[] value, TimeSpan validFor, CancellationToken cancellationToken)
     {
-        var context = ResilienceContextPool.Shared.Get(cancellationToken);
-        context.Properties.Set(TimeoutKey, _purgeTimeout);
-        try
+        var outcome = await RunAsync(_purges, _purgeTimeout, (key, value, validFor), SetUntagged, cancellationToken).ConfigureAwait(false);
+        if (outcome.Exception is { } error)
         {
-            var outcome = await _purges.ExecuteOutcomeAsync(
-                static async (ctx, state) =>
-                {
-                    try
-                    {
-                        await Bounded(state._inner.SetAsync(state.key, state.value, null, state.validFor, ctx.CancellationToken), ctx.CancellationToken).ConfigureAwait(false);
-                        return Outcome.FromResult(true);
-                    }
-                    catch (Exception ex)
-                    {
-                        return Outcome.FromException<bool>(ex);
-                    }
-                },
-                context,
-                (_inner, key, value, validFor)).ConfigureAwait(false);
-
-            if (outcome.Exception is { } error)
-            {
-                Observe(StoreOperations.Set, error, cancellationToken);
-                cancellationToken.ThrowIfCancellationRequested();
-                throw new SharedStoreUnavailableException($"The shared cache store could not write \"{key}\": {Describe(error)}", error);
-            }
-        }
-        finally
-        {
-            ResilienceContextPool.Shared.Return(context);
+            Observe(StoreOperations.Set, error, cancellationToken);
+            cancellationToken.ThrowIfCancellationRequested();
+            throw new SharedStoreUnavailableException($"The shared cache store could not write \"{key}\": {Describe(error)}", error);
         }
     }
 
     private async Task WriteAsync(string key, byte[] value, string[]? tags, TimeSpan validFor)
     {
-        var context = ResilienceContextPool.Shared.Get(CancellationToken.None);
-        context.Properties.Set(TimeoutKey, _operationTimeout);
         try
         {
-            var outcome = await _guarded.ExecuteOutcomeAsync(
-                static async (ctx, state) =>
-                {
-                    try
-                    {
-                        await Bounded(state._inner.SetAsync(state.key, state.value, state.tags, state.validFor, ctx.CancellationToken), ctx.CancellationToken).ConfigureAwait(false);
-                        return Outcome.FromResult(true);
-                    }
-                    catch (Exception ex)
-                    {
-                        return Outcome.FromException<bool>(ex);
-                    }
-                },
-                context,
-                (_inner, key, value, tags, validFor)).ConfigureAwait(false);
-
+            var outcome = await RunAsync(_guarded, _operationTimeout, (key, value, tags, validFor), SetTagged, CancellationToken.None).ConfigureAwait(false);
             if (outcome.Exception is { } error)
             {
                 Observe(StoreOperations.Set, error, CancellationToken.None);
@@ -241,8 +161,55 @@ internal sealed partial class ResilientOutputCacheStore : IOutputCacheStore
         }
         finally
         {
-            ResilienceContextPool.Shared.Return(context);
             Interlocked.Decrement(ref _pendingWrites);
+        }
+    }
+
+    private static async ValueTask<bool> SetUntagged(IOutputCacheStore store, (string Key, byte[] Value, TimeSpan ValidFor) write, CancellationToken cancellationToken)
+    {
+        await store.SetAsync(write.Key, write.Value, null, write.ValidFor, cancellationToken).ConfigureAwait(false);
+        return true;
+    }
+
+    private static async ValueTask<bool> SetTagged(IOutputCacheStore store, (string Key, byte[] Value, string[]? Tags, TimeSpan ValidFor) write, CancellationToken cancellationToken)
+    {
+        await store.SetAsync(write.Key, write.Value, write.Tags, write.ValidFor, cancellationToken).ConfigureAwait(false);
+        return true;
+    }
+
+    /// <summary>
+    /// Runs one store call through <paramref name="pipeline"/> with <paramref name="timeout"/> as its deadline;
+    /// every failure (including the breaker's and the deadline's) comes back as the outcome, never thrown.
+    /// </summary>
+    private async ValueTask<Outcome<T>> RunAsync<TState, T>(
+        ResiliencePipeline pipeline,
+        TimeSpan timeout,
+        TState state,
+        Func<IOutputCacheStore, TState, CancellationToken, ValueTask<T>> operation,
+        CancellationToken cancellationToken)
+    {
+        var context = ResilienceContextPool.Shared.Get(cancellationToken);
+        context.Properties.Set(TimeoutKey, timeout);
+        try
+        {
+            return await pipeline.ExecuteOutcomeAsync(
+                static async (ctx, s) =>
+                {
+                    try
+                    {
+                        return Outcome.FromResult(await Bounded(s.operation(s.Inner, s.state, ctx.CancellationToken), ctx.CancellationToken).ConfigureAwait(false));
+                    }
+                    catch (Exception ex)
+                    {
+                        return Outcome.FromException<T>(ex);
+                    }
+                },
+                context,
+                (Inner: _inner, state, operation)).ConfigureAwait(false);
+        }
+        finally
+        {
+            ResilienceContextPool.Shared.Return(context);
         }
     }
 
@@ -285,26 +252,6 @@ internal sealed partial class ResilientOutputCacheStore : IOutputCacheStore
         try
         {
             return await task.WaitAsync(token).ConfigureAwait(false);
-        }
-        catch (OperationCanceledException) when (token.IsCancellationRequested && !task.IsCompleted)
-        {
-            _ = task.ContinueWith(static t => _ = t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
-            throw;
-        }
-    }
-
-    private static async ValueTask Bounded(ValueTask operation, CancellationToken token)
-    {
-        if (operation.IsCompleted)
-        {
-            await operation.ConfigureAwait(false);
-            return;
-        }
-
-        var task = operation.AsTask();
-        try
-        {
-            await task.WaitAsync(token).ConfigureAwait(false);
         }
         catch (OperationCanceledException) when (token.IsCancellationRequested && !task.IsCompleted)
         {
