@@ -71,6 +71,7 @@ internal sealed class PollingJsonConfigurationProvider : ConfigurationProvider, 
             return;
         }
 
+        var previous = Data;
         try
         {
             Data = bytes is null ? new Dictionary<string, string?>(StringComparer.OrdinalIgnoreCase) : Parse(bytes, _source.Path);
@@ -90,7 +91,19 @@ internal sealed class PollingJsonConfigurationProvider : ConfigurationProvider, 
         }
         catch (Exception error)
         {
-            // A subscriber rejected the new values (options validation); it keeps its last good snapshot.
+            // A subscriber rejected the new values (options validation): the change is rejected as a whole.
+            // Put the last good values back and announce them again, so every section (including the ones
+            // that accepted the change) and every options monitor returns to the last good configuration.
+            Data = previous;
+            try
+            {
+                OnReload();
+            }
+            catch (Exception)
+            {
+                // The previous values validated when they were loaded; nothing more to restore.
+            }
+
             _source.Status.OnFailed(error);
         }
     }
