@@ -83,13 +83,6 @@ internal sealed class CapturingResponseBody : Stream, IHttpResponseBodyFeature
         return Mode;
     }
 
-    /// <summary>Forgets the captured bytes (e.g. the app's body turned out unusable).</summary>
-    public void DropCapture()
-    {
-        _buffer = null;
-        Overflowed = true;
-    }
-
     public void DisableBuffering() => _inner.DisableBuffering();
 
     public Task StartAsync(CancellationToken cancellationToken = default) =>

@@ -48,7 +48,14 @@ internal readonly record struct StorageDecision(
         var explicitLifetime = Freshness.ExplicitLifetime(directives, expires, dateMs, responseTimeMs);
         var heuristicable = Freshness.IsHeuristicallyCacheable(status) || directives.Public;
 
-        if (status is < 200 or 206 or 304 || (!heuristicable && explicitLifetime is null))
+        // A 206 or 304 answers this request's Range or conditions: it says nothing about whether the
+        // resource is cacheable, so it must not mark the URL uncacheable (hit-for-miss).
+        if (status is 206 or 304)
+        {
+            return No("status", false);
+        }
+
+        if (status < 200 || (!heuristicable && explicitLifetime is null))
         {
             return No("status", true);
         }

@@ -29,9 +29,6 @@ internal sealed class CachePolicyProvider : IDisposable
     /// <summary>The live policy; one volatile read.</summary>
     public CachePolicy Current => Volatile.Read(ref _current);
 
-    /// <summary>Raised after a new policy was published.</summary>
-    public event Action<CachePolicy>? Changed;
-
     public void Dispose() => _subscription.Dispose();
 
     internal void Reload()
@@ -63,7 +60,6 @@ internal sealed class CachePolicyProvider : IDisposable
         _lastRejected = null;
         Volatile.Write(ref _current, next);
         CacheLog.RulesReloaded(_logger, next.Rules.Length, next.Enabled);
-        Changed?.Invoke(next);
     }
 
     private CachePolicy? Build(out IReadOnlyList<string> errors)

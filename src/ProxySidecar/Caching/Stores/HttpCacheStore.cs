@@ -145,15 +145,18 @@ internal sealed class HttpCacheStore
                 value = await ReadMarkerAsync(key, cancellationToken).ConfigureAwait(false);
                 var previous = read?.Value ?? 0;
                 value = Math.Max(value, previous);
+
+                // Bounded: only checked when a marker was read from the store, never on a cached read
+                // (ConcurrentDictionary.Count takes every lock).
+                if (_markers.Count > 100_000)
+                {
+                    _markers.Clear();
+                }
+
                 _markers[key] = new MarkerRead(value, now);
             }
 
             latest = Math.Max(latest, value);
-        }
-
-        if (_markers.Count > 100_000)
-        {
-            _markers.Clear();
         }
 
         return latest;
