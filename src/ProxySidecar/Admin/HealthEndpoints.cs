@@ -57,7 +57,7 @@ internal sealed class ReadinessEndpoint(
         }
 
         // The app counts as up when it answered within three probe intervals.
-        if (!upstream.AnsweredWithin(upstreamOptions.Current.ProbeInterval * 3))
+        if (!upstream.IsUp(upstreamOptions.Current))
         {
             return $"the app at {upstreamOptions.Current.Address} has not answered recently ({upstream.LastProbe.Detail})";
         }

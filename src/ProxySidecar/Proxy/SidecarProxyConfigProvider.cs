@@ -20,12 +20,14 @@ internal sealed class SidecarProxyConfigProvider : IProxyConfigProvider, IDispos
     private readonly ILogger<SidecarProxyConfigProvider> _logger;
     private readonly IDisposable? _subscription;
     private volatile Snapshot _current;
+    private (string Address, TimeSpan ResponseTimeout, UpstreamProtocol Protocol, int? MaxConnections) _builtFrom;
 
     public SidecarProxyConfigProvider(IOptionsMonitor<UpstreamOptions> options, ILogger<SidecarProxyConfigProvider> logger)
     {
         _options = options;
         _logger = logger;
         _current = new Snapshot(Build(options.CurrentValue));
+        _builtFrom = BuildKey(options.CurrentValue);
         _subscription = options.OnChange(Reload);
     }
 
@@ -68,12 +70,25 @@ internal sealed class SidecarProxyConfigProvider : IProxyConfigProvider, IDispos
 
     private void Reload(UpstreamOptions upstream)
     {
+        // Any configuration reload (another section, another file) lands here; rebuild the route only
+        // when what it is built from changed, so YARP is not reloaded and the log does not claim a change.
+        var key = BuildKey(upstream);
+        if (key == _builtFrom)
+        {
+            return;
+        }
+
+        _builtFrom = key;
         var previous = _current;
         var next = new Snapshot(Build(upstream));
         _current = next;
         ProxyLog.UpstreamChanged(_logger, upstream.Address);
         previous.SignalChange();
     }
+
+    /// <summary>Everything <see cref="Build"/> reads.</summary>
+    private static (string Address, TimeSpan ResponseTimeout, UpstreamProtocol Protocol, int? MaxConnections) BuildKey(UpstreamOptions upstream) =>
+        (upstream.Address, upstream.ResponseTimeout, upstream.Protocol, upstream.MaxConnections);
 
     [System.Diagnostics.CodeAnalysis.SuppressMessage("Design", "CA1001", Justification = "Lives as long as the snapshot; cancelled once when replaced.")]
     private sealed class Snapshot : IProxyConfig

@@ -37,6 +37,9 @@ internal sealed class UpstreamHealth(TimeProvider time)
         }
     }
 
+    /// <summary>The readiness rule: the app answered within three probe intervals (and no probe failed since).</summary>
+    public bool IsUp(UpstreamOptions options) => AnsweredWithin(options.ProbeInterval * 3);
+
     /// <summary>True when the app answered within <paramref name="window"/> and the last probe did not fail since.</summary>
     public bool AnsweredWithin(TimeSpan window)
     {

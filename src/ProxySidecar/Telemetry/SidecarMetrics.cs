@@ -1,5 +1,5 @@
 using System.Diagnostics.Metrics;
-using Microsoft.Extensions.Options;
+using ProxySidecar.Configuration;
 using ProxySidecar.Proxy;
 using ProxySidecar.Tls;
 using Yarp.ReverseProxy.Forwarder;
@@ -14,11 +14,10 @@ internal sealed class SidecarMetrics
 {
     private readonly Counter<long> _forwarderErrors;
 
-    public SidecarMetrics(IMeterFactory meters, CertificateStore certificates, UpstreamHealth upstream, IOptions<UpstreamOptions> upstreamOptions)
+    public SidecarMetrics(IMeterFactory meters, CertificateStore certificates, UpstreamHealth upstream, LastGoodOptions<UpstreamOptions> upstreamOptions)
     {
         ArgumentNullException.ThrowIfNull(meters);
         var meter = meters.Create(SidecarTelemetry.MeterName);
-        var window = upstreamOptions.Value.ProbeInterval * 3;
 
         meter.CreateObservableGauge(
             SidecarTelemetry.Instruments.CertificateNotAfter,
@@ -31,7 +30,7 @@ internal sealed class SidecarMetrics
         // The same rule as /healthz/ready: the app answered within three probe intervals.
         meter.CreateObservableGauge(
             SidecarTelemetry.Instruments.UpstreamUp,
-            () => upstream.AnsweredWithin(window) ? 1 : 0,
+            () => upstream.IsUp(upstreamOptions.Current) ? 1 : 0,
             unit: "1",
             description: "1 when the app answered within three probe intervals (what readiness requires), else 0.");
 

@@ -7,6 +7,7 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 using Microsoft.Extensions.Time.Testing;
+using ProxySidecar.Configuration;
 using ProxySidecar.Proxy;
 using ProxySidecar.Telemetry;
 using ProxySidecar.Tls;
@@ -30,7 +31,7 @@ public sealed class SidecarMetricsTests : IDisposable
             _services.GetRequiredService<IMeterFactory>(),
             _certificates,
             _upstream,
-            Options.Create(new UpstreamOptions { ProbeInterval = TimeSpan.FromSeconds(5) }));
+            new LastGoodOptions<UpstreamOptions>(new StaticOptionsMonitor<UpstreamOptions>(new UpstreamOptions { ProbeInterval = TimeSpan.FromSeconds(5) })));
     }
 
     [Fact]
@@ -124,4 +125,14 @@ public sealed class SidecarMetricsTests : IDisposable
 
         public IFileProvider ContentRootFileProvider { get; set; } = new NullFileProvider();
     }
+}
+
+/// <summary>An options monitor whose value never changes.</summary>
+internal sealed class StaticOptionsMonitor<T>(T value) : IOptionsMonitor<T>
+{
+    public T CurrentValue => value;
+
+    public T Get(string? name) => value;
+
+    public IDisposable? OnChange(Action<T, string?> listener) => null;
 }
