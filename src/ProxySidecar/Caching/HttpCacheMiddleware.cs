@@ -232,7 +232,9 @@ internal sealed partial class HttpCacheMiddleware
         RequestCoalescer.Flight? coalesced)
     {
         var isHead = HttpMethods.IsHead(context.Request.Method);
-        var conditional = stale is not null && stale.HasValidators && !isHead;
+        // A Range request is never revalidated with the entry's validators: that would drop the client's
+        // If-Range, and a 206 of a changed resource could then be spliced onto the client's old bytes.
+        var conditional = stale is not null && stale.HasValidators && !isHead && !context.Request.Headers.ContainsKey(HeaderNames.Range);
         ClientConditions? clientConditions = null;
         if (conditional)
         {

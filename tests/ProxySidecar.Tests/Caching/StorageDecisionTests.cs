@@ -40,6 +40,26 @@ public sealed class StorageDecisionTests
         Assert.Equal(stored, Decide(200, new HeaderDictionary { ["Cache-Control"] = cacheControl }, authorization: true).Store);
     }
 
+    [Theory]
+    [InlineData(206)]
+    [InlineData(304)]
+    public void Evaluate_AnswerToTheRequestsOwnConditionsOrRange_IsNotStoredAndSaysNothingAboutTheResource(int status)
+    {
+        var decision = Decide(status, new HeaderDictionary { ["Cache-Control"] = "max-age=60" });
+
+        Assert.False(decision.Store);
+        Assert.False(decision.ResponseReason);
+    }
+
+    [Fact]
+    public void Evaluate_ServerErrorWithoutFreshness_MarksTheResourceUncacheable()
+    {
+        var decision = Decide(500, new HeaderDictionary { ["Last-Modified"] = "Tue, 01 Jan 2030 00:00:00 GMT" });
+
+        Assert.False(decision.Store);
+        Assert.True(decision.ResponseReason);
+    }
+
     [Fact]
     public void Evaluate_NoFreshnessNoValidators_IsNotStored()
     {

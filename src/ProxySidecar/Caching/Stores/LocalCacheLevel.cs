@@ -132,7 +132,10 @@ internal sealed class LocalCacheLevel
     private void MakeRoomFor(long size)
     {
         // Oldest first: with lifetimes of a few seconds, the oldest entries are also the next to expire.
-        while (_insertionOrder.Count > 0 && (Interlocked.Read(ref _bytes) + size > _maxBytes || IsExpired(_insertionOrder.Peek().Entry)))
+        // Queue heads that are no longer current (replaced, removed, purged by tag) go too, so the queue
+        // never holds bodies the byte count no longer includes.
+        while (_insertionOrder.Count > 0
+            && (Interlocked.Read(ref _bytes) + size > _maxBytes || IsExpired(_insertionOrder.Peek().Entry) || !IsCurrent(_insertionOrder.Peek())))
         {
             var (key, entry) = _insertionOrder.Dequeue();
             RemoveIfSame(key, entry);
@@ -140,6 +143,9 @@ internal sealed class LocalCacheLevel
     }
 
     private bool IsExpired(Entry entry) => entry.ExpiresAt <= _timeProvider.GetTimestamp();
+
+    private bool IsCurrent((string Key, Entry Entry) queued) =>
+        _entries.TryGetValue(queued.Key, out var current) && ReferenceEquals(current, queued.Entry);
 
     private bool RemoveIfSame(string key, Entry entry)
     {
