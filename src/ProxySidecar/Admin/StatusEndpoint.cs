@@ -5,6 +5,7 @@ using ProxySidecar.Configuration;
 using ProxySidecar.Hosting;
 using ProxySidecar.Proxy;
 using ProxySidecar.Tls;
+using Yarp.ReverseProxy;
 
 namespace ProxySidecar.Admin;
 
@@ -14,6 +15,7 @@ internal sealed class StatusEndpoint(
     CertificateStore certificates,
     UpstreamHealth upstream,
     LastGoodOptions<UpstreamOptions> upstreamOptions,
+    IProxyStateLookup proxyState,
     IEnumerable<IStatusContributor> contributors) : IAdminEndpoint
 {
     private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web) { WriteIndented = true };
@@ -65,6 +67,7 @@ internal sealed class StatusEndpoint(
             ["upstream"] = new JsonObject
             {
                 ["address"] = upstreamOptions.Current.Address,
+                ["destinations"] = Destinations(),
                 ["lastAnswered"] = upstream.LastAnswered,
                 ["lastProbe"] = new JsonObject
                 {
@@ -80,6 +83,24 @@ internal sealed class StatusEndpoint(
         }
 
         return status;
+    }
+
+    /// <summary>
+    /// What the proxy routes to right now, read from YARP's applied state rather than from the options: after a
+    /// configuration change, a destination listed here is the one the next request goes to.
+    /// </summary>
+    private JsonObject Destinations()
+    {
+        var destinations = new JsonObject();
+        foreach (var cluster in proxyState.GetClusters())
+        {
+            foreach (var (id, destination) in cluster.Destinations)
+            {
+                destinations[$"{cluster.ClusterId}/{id}"] = destination.Model.Config.Address;
+            }
+        }
+
+        return destinations;
     }
 
     public async Task HandleAsync(HttpContext context)

@@ -43,7 +43,9 @@ public sealed class ConfigFileTests
         }
 
         mount.Publish($$"""{ "Sidecar": { "Upstream": { "Address": "{{second.Address}}" } } }""");
-        await stack.Sidecar.WaitForStatusAsync(s => (string?)s["upstream"]?["address"] == second.Address.ToString(), because: "the swapped file names the second app");
+        await stack.Sidecar.WaitForStatusAsync(
+            s => (string?)s["upstream"]?["destinations"]?["app/app"] == second.Address.ToString(),
+            because: "the proxy routes to the app the swapped file names");
         using var after = await client.GetAsync(new Uri("/after", UriKind.Relative));
 
         Assert.Equal(HttpStatusCode.OK, after.StatusCode);
