@@ -48,6 +48,9 @@ internal static class SidecarApplication
         services.AddOptions<UpstreamOptions>().BindConfiguration(UpstreamOptions.Section).ValidateOnStart();
         services.AddSingleton<IValidateOptions<UpstreamOptions>, UpstreamOptionsValidator>();
         services.AddOptions<AccessLogOptions>().BindConfiguration(AccessLogOptions.Section);
+        services.AddSingleton<IAccessLogSink, StdoutAccessLogSink>();
+        services.AddSingleton<AccessLogWriter>();
+        services.AddSingleton<IStatusContributor, AccessLogStatus>();
         services.AddSingleton(typeof(LastGoodOptions<>));
 
         // Hosting: listeners, limits, lifecycle and drain.

@@ -20,12 +20,22 @@ internal sealed class CacheResultFeature : ICacheResultFeature
 
 /// <summary>
 /// Writes one line per request with method, path, status, duration and bytes sent, after the response
-/// completed. Query strings are not logged (they may carry secrets).
+/// completed. Query strings are not logged (they may carry secrets). When the logs go only to the console
+/// (the default), the line is handed to <see cref="AccessLogWriter"/>, which formats and writes it off the
+/// request path; when another log destination is configured (OTLP export), it goes through the logging
+/// pipeline like every other entry so that it reaches that destination too. The level set for the
+/// category (<c>Logging:LogLevel:ProxySidecar.AccessLog</c>) applies either way.
 /// </summary>
-internal sealed class AccessLogMiddleware(RequestDelegate next, IOptions<AccessLogOptions> options, ILoggerFactory loggers)
+internal sealed class AccessLogMiddleware(
+    RequestDelegate next,
+    IOptions<AccessLogOptions> options,
+    ILoggerFactory loggers,
+    AccessLogWriter writer,
+    TimeProvider time)
 {
     private readonly bool _enabled = options.Value.Enabled;
-    private readonly ILogger _logger = loggers.CreateLogger("ProxySidecar.AccessLog");
+    private readonly ILogger _logger = loggers.CreateLogger(AccessLogWriter.Category);
+    private readonly AccessLogWriter? _writer = writer.InUse ? writer : null;
 
     public Task InvokeAsync(HttpContext context)
     {
@@ -51,17 +61,40 @@ internal sealed class AccessLogMiddleware(RequestDelegate next, IOptions<AccessL
         finally
         {
             context.Features.Set<IHttpResponseBodyFeature>(counter.Inner);
-            var elapsed = Stopwatch.GetElapsedTime(started);
-            AccessLog.Request(
-                _logger,
-                context.Request.Method,
-                context.Request.Path.Value ?? "/",
-                context.Request.Protocol,
-                context.RequestAborted.IsCancellationRequested ? 499 : context.Response.StatusCode,
-                Math.Round(elapsed.TotalMilliseconds, 3),
-                counter.BytesWritten,
-                cacheResult.Result ?? "none",
-                context.Connection.RemoteIpAddress?.ToString() ?? "-");
+            var durationMs = Math.Round(Stopwatch.GetElapsedTime(started).TotalMilliseconds, 3);
+            var status = context.RequestAborted.IsCancellationRequested ? 499 : context.Response.StatusCode;
+            var path = context.Request.Path.Value ?? "/";
+            if (_writer is not null)
+            {
+                var activity = Activity.Current;
+                _writer.Write(new AccessLogEntry(
+                    time.GetUtcNow(),
+                    context.Request.Method,
+                    path,
+                    context.Request.Protocol,
+                    status,
+                    durationMs,
+                    counter.BytesWritten,
+                    cacheResult.Result ?? "none",
+                    context.Connection.RemoteIpAddress,
+                    activity?.TraceId ?? default,
+                    activity?.SpanId ?? default,
+                    context.Connection.Id,
+                    context.TraceIdentifier));
+            }
+            else
+            {
+                AccessLog.Request(
+                    _logger,
+                    context.Request.Method,
+                    path,
+                    context.Request.Protocol,
+                    status,
+                    durationMs,
+                    counter.BytesWritten,
+                    cacheResult.Result ?? "none",
+                    context.Connection.RemoteIpAddress?.ToString() ?? "-");
+            }
         }
     }
 

@@ -1,0 +1,168 @@
+using System.Buffers;
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Net;
+using System.Text;
+using System.Text.Json;
+using ProxySidecar.Logging;
+
+namespace ProxySidecar.Tests.Logging;
+
+/// <summary>
+/// The access log's own writer: the JSON line shape every other log line has, whole lines in writes small
+/// enough to stay atomic on a pipe, and a bounded queue that drops (and counts) rather than grows.
+/// </summary>
+public sealed class AccessLogWriterTests
+{
+    private static readonly ActivityTraceId TraceId = ActivityTraceId.CreateFromString("0af7651916cd43dd8448eb211c80319c");
+    private static readonly ActivitySpanId SpanId = ActivitySpanId.CreateFromString("b7ad6b7169203331");
+
+    [Fact]
+    public void Format_Entry_IsOneJsonLineInTheConsoleLogShape()
+    {
+        var line = FormatToString(Entry("/items/1", IPAddress.Parse("10.1.2.3"), TraceId, SpanId));
+
+        Assert.EndsWith("\n", line, StringComparison.Ordinal);
+        Assert.Single(line.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        using var document = JsonDocument.Parse(line);
+        var root = document.RootElement;
+        Assert.Equal("2026-11-26T06:19:03.512Z", root.GetProperty("Timestamp").GetString());
+        Assert.Equal(1, root.GetProperty("EventId").GetInt32());
+        Assert.Equal("Information", root.GetProperty("LogLevel").GetString());
+        Assert.Equal("ProxySidecar.AccessLog", root.GetProperty("Category").GetString());
+        Assert.Equal("GET /items/1 HTTP/2 200 3.214ms 512B cache=hit client=10.1.2.3", root.GetProperty("Message").GetString());
+        var state = root.GetProperty("State");
+        Assert.Equal("GET", state.GetProperty("Method").GetString());
+        Assert.Equal("/items/1", state.GetProperty("Path").GetString());
+        Assert.Equal("HTTP/2", state.GetProperty("Protocol").GetString());
+        Assert.Equal(200, state.GetProperty("Status").GetInt32());
+        Assert.Equal(3.214, state.GetProperty("DurationMs").GetDouble());
+        Assert.Equal(512, state.GetProperty("Bytes").GetInt64());
+        Assert.Equal("hit", state.GetProperty("CacheResult").GetString());
+        Assert.Equal("10.1.2.3", state.GetProperty("Client").GetString());
+        var scopes = root.GetProperty("Scopes").EnumerateArray().ToList();
+        Assert.Equal("0af7651916cd43dd8448eb211c80319c", scopes[0].GetProperty("TraceId").GetString());
+        Assert.Equal("b7ad6b7169203331", scopes[0].GetProperty("SpanId").GetString());
+        Assert.Equal("0HNQBEJ50OAFD", scopes[1].GetProperty("ConnectionId").GetString());
+        Assert.Equal("0HNQBEJ50OAFD:00000001", scopes[2].GetProperty("RequestId").GetString());
+    }
+
+    [Fact]
+    public void Format_PathWithQuotesAndControlCharacters_IsEscapedJson()
+    {
+        var line = FormatToString(Entry("/a\"b\\c\u0001d", client: null, traceId: default, spanId: default));
+
+        using var document = JsonDocument.Parse(line);
+        Assert.Equal("/a\"b\\c\u0001d", document.RootElement.GetProperty("State").GetProperty("Path").GetString());
+        Assert.Equal("-", document.RootElement.GetProperty("State").GetProperty("Client").GetString());
+        Assert.DoesNotContain(
+            document.RootElement.GetProperty("Scopes").EnumerateArray(),
+            scope => scope.TryGetProperty("TraceId", out _));
+    }
+
+    [Fact]
+    public void Write_ManyLines_WrittenAsWholeLinesInWritesOfAtMostPipeBuf()
+    {
+        var sink = new RecordingSink();
+        const int lines = 300;
+        using (var writer = new AccessLogWriter(sink, inUse: true))
+        {
+            for (var i = 0; i < lines; i++)
+            {
+                writer.Write(Entry($"/line/{i}", IPAddress.Loopback, TraceId, SpanId));
+            }
+        }
+
+        Assert.NotEmpty(sink.Writes);
+        Assert.All(sink.Writes, write =>
+        {
+            Assert.InRange(write.Length, 1, AccessLogWriter.MaxWrite);
+            Assert.Equal((byte)'\n', write[^1]);
+        });
+        var all = sink.Writes.SelectMany(w => Encoding.UTF8.GetString(w).Split('\n', StringSplitOptions.RemoveEmptyEntries)).ToList();
+        Assert.Equal(Enumerable.Range(0, lines).Select(i => $"/line/{i}"), all.Select(l => JsonDocument.Parse(l).RootElement.GetProperty("State").GetProperty("Path").GetString()));
+    }
+
+    [Fact]
+    public void Write_StdoutBlocked_DropsAndCountsInsteadOfQueueingWithoutBound()
+    {
+        var sink = new RecordingSink { Gate = new ManualResetEventSlim(false) };
+        var total = AccessLogWriter.Capacity + 500;
+        var writer = new AccessLogWriter(sink, inUse: true);
+        try
+        {
+            writer.Write(Entry("/first", IPAddress.Loopback, TraceId, SpanId));
+            Assert.True(sink.Entered.Wait(TimeSpan.FromSeconds(10)), "The writer thread never wrote.");
+            for (var i = 1; i < total; i++)
+            {
+                writer.Write(Entry($"/line/{i}", IPAddress.Loopback, TraceId, SpanId));
+            }
+
+            // The thread holds the first line in its blocked write; the queue takes Capacity more; the rest is dropped.
+            Assert.Equal(499, writer.Dropped);
+        }
+        finally
+        {
+            sink.Gate.Set();
+            writer.Dispose();
+        }
+
+        SpinWait.SpinUntil(() => writer.Written + writer.Dropped == total, TimeSpan.FromSeconds(20));
+        Assert.Equal(total, writer.Written + writer.Dropped);
+        Assert.Equal(writer.Written, sink.Writes.Sum(w => w.Count(b => b == (byte)'\n')));
+    }
+
+    [Fact]
+    public void Write_AfterDispose_IsDroppedNotThrown()
+    {
+        var sink = new RecordingSink();
+        var writer = new AccessLogWriter(sink, inUse: true);
+        writer.Dispose();
+
+        writer.Write(Entry("/late", IPAddress.Loopback, TraceId, SpanId));
+
+        Assert.Equal(1, writer.Dropped);
+        Assert.Empty(sink.Writes);
+    }
+
+    private static AccessLogEntry Entry(string path, IPAddress? client, ActivityTraceId traceId, ActivitySpanId spanId) => new(
+        new DateTimeOffset(2026, 11, 26, 6, 19, 3, 512, TimeSpan.Zero),
+        "GET",
+        path,
+        "HTTP/2",
+        200,
+        3.214,
+        512,
+        "hit",
+        client,
+        traceId,
+        spanId,
+        "0HNQBEJ50OAFD",
+        "0HNQBEJ50OAFD:00000001");
+
+    private static string FormatToString(AccessLogEntry entry)
+    {
+        var output = new ArrayBufferWriter<byte>();
+        using var json = new Utf8JsonWriter(output);
+        AccessLogWriter.Format(entry, json, output);
+        return Encoding.UTF8.GetString(output.WrittenSpan);
+    }
+
+    private sealed class RecordingSink : IAccessLogSink
+    {
+        private readonly ConcurrentQueue<byte[]> _writes = new();
+
+        public ManualResetEventSlim? Gate { get; init; }
+
+        public ManualResetEventSlim Entered { get; } = new(false);
+
+        public IReadOnlyList<byte[]> Writes => _writes.ToArray();
+
+        public void Write(ReadOnlySpan<byte> lines)
+        {
+            Entered.Set();
+            Gate?.Wait(TimeSpan.FromSeconds(30));
+            _writes.Enqueue(lines.ToArray());
+        }
+    }
+}
