@@ -46,7 +46,7 @@ internal sealed class ClientCertificateCustomizer(ClientCertificateAuthority aut
 /// Passes a verified client certificate to the app in one header, Envoy's <c>X-Forwarded-Client-Cert</c>
 /// shape: <c>Hash=&lt;SHA-256 of the DER, hex&gt;;Subject="&lt;subject DN&gt;"</c>. A client-sent copy is always removed.
 /// </summary>
-internal sealed class ClientCertificateForwarding : ITransformProvider
+internal sealed class ClientCertificateForwarding(Microsoft.Extensions.Options.IOptions<TlsOptions> options) : ITransformProvider
 {
     public const string HeaderName = "X-Forwarded-Client-Cert";
 
@@ -60,7 +60,17 @@ internal sealed class ClientCertificateForwarding : ITransformProvider
     {
     }
 
-    public void Apply(TransformBuilderContext context) => context.AddRequestTransform(SetHeader);
+    /// <summary>
+    /// Only with client certificates on (Mode needs a restart): with Mode None no request carries a verified
+    /// certificate, and the shared forwarding transforms already drop a client-sent copy of the header.
+    /// </summary>
+    public void Apply(TransformBuilderContext context)
+    {
+        if (options.Value.ClientCertificate is { Mode: not ClientCertificateMode.None })
+        {
+            context.AddRequestTransform(SetHeader);
+        }
+    }
 
     /// <summary>The header value for a certificate.</summary>
     public static string Format(X509Certificate2 certificate)
