@@ -61,39 +61,28 @@ internal sealed class AccessLogMiddleware(
         finally
         {
             context.Features.Set<IHttpResponseBodyFeature>(counter.Inner);
-            var durationMs = Math.Round(Stopwatch.GetElapsedTime(started).TotalMilliseconds, 3);
-            var status = context.RequestAborted.IsCancellationRequested ? 499 : context.Response.StatusCode;
-            var path = context.Request.Path.Value ?? "/";
+            var activity = Activity.Current;
+            var entry = new AccessLogEntry(
+                time.GetUtcNow(),
+                context.Request.Method,
+                context.Request.Path.Value ?? "/",
+                context.Request.Protocol,
+                context.RequestAborted.IsCancellationRequested ? 499 : context.Response.StatusCode,
+                Math.Round(Stopwatch.GetElapsedTime(started).TotalMilliseconds, 3),
+                counter.BytesWritten,
+                cacheResult.Result ?? "none",
+                context.Connection.RemoteIpAddress,
+                activity?.TraceId ?? default,
+                activity?.SpanId ?? default,
+                context.Connection.Id,
+                context.TraceIdentifier);
             if (_writer is not null)
             {
-                var activity = Activity.Current;
-                _writer.Write(new AccessLogEntry(
-                    time.GetUtcNow(),
-                    context.Request.Method,
-                    path,
-                    context.Request.Protocol,
-                    status,
-                    durationMs,
-                    counter.BytesWritten,
-                    cacheResult.Result ?? "none",
-                    context.Connection.RemoteIpAddress,
-                    activity?.TraceId ?? default,
-                    activity?.SpanId ?? default,
-                    context.Connection.Id,
-                    context.TraceIdentifier));
+                _writer.Write(entry);
             }
             else
             {
-                AccessLog.Request(
-                    _logger,
-                    context.Request.Method,
-                    path,
-                    context.Request.Protocol,
-                    status,
-                    durationMs,
-                    counter.BytesWritten,
-                    cacheResult.Result ?? "none",
-                    context.Connection.RemoteIpAddress?.ToString() ?? "-");
+                AccessLog.Request(_logger, entry);
             }
         }
     }
@@ -177,4 +166,7 @@ internal static partial class AccessLog
 {
     [LoggerMessage(1, LogLevel.Information, "{Method} {Path} {Protocol} {Status} {DurationMs}ms {Bytes}B cache={CacheResult} client={Client}", EventName = "Request")]
     public static partial void Request(ILogger logger, string method, string path, string protocol, int status, double durationMs, long bytes, string cacheResult, string client);
+
+    public static void Request(ILogger logger, in AccessLogEntry entry) => Request(
+        logger, entry.Method, entry.Path, entry.Protocol, entry.Status, entry.DurationMs, entry.Bytes, entry.CacheResult, entry.Client?.ToString() ?? "-");
 }
