@@ -635,10 +635,15 @@ internal sealed partial class HttpCacheMiddleware
             }
         }
 
-        foreach (var target in targets)
+        // Side by side, so a slow store costs the response at most one store timeout, not one per target; a store
+        // that cannot be reached (Redis down, its breaker open) is skipped, counted and logged by the store layer.
+        if (targets.Count == 1)
         {
-            await _store.EvictByTagAsync(CacheTags.Url(CacheKey.Hash(target)), CancellationToken.None).ConfigureAwait(false);
+            await _store.InvalidateAsync(CacheTags.Url(CacheKey.Hash(targets.First())), CancellationToken.None).ConfigureAwait(false);
+            return;
         }
+
+        await Task.WhenAll(targets.Select(t => _store.InvalidateAsync(CacheTags.Url(CacheKey.Hash(t)), CancellationToken.None).AsTask())).ConfigureAwait(false);
     }
 
     /// <summary>The primary key of an absolute URL, as a GET for it would have it.</summary>
