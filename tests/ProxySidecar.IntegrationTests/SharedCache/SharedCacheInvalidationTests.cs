@@ -1,5 +1,8 @@
 using System.Net;
 using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.OutputCaching;
+using Microsoft.Extensions.DependencyInjection;
+using ProxySidecar.Caching.Stores;
 using ProxySidecar.IntegrationTests.Infrastructure;
 using static ProxySidecar.IntegrationTests.SharedCache.SharedCacheCluster;
 
@@ -25,9 +28,18 @@ public sealed class SharedCacheInvalidationTests
         settings["Sidecar:Cache:Redis:Breaker:MinimumThroughput"] = "2";
         settings["Sidecar:Cache:Redis:Breaker:SamplingDuration"] = "00:00:30";
         settings["Sidecar:Cache:Redis:Breaker:BreakDuration"] = "00:10:00";
-        var a = await cluster.StartSidecarAsync(settings);
+        var redisCalls = new RedisEvictionCounter();
+        var a = await cluster.StartSidecarAsync(settings, redisCalls.Wrap);
         using var client = a.CreateClient();
         client.Timeout = TimeSpan.FromSeconds(20);
+
+        // While Redis answers, both targets of an unsafe request are evicted there.
+        using (var healthy = await PostOrderAsync(client))
+        {
+            Assert.Equal(HttpStatusCode.Created, healthy.StatusCode);
+        }
+
+        await WaitUntilAsync(() => redisCalls.Evictions == 2, "both targets evicted in Redis");
 
         cluster.Redis!.Pause();
         try
@@ -42,11 +54,10 @@ public sealed class SharedCacheInvalidationTests
             }
 
             var before = (await a.GetStatusAsync())["sharedCache"]!["errors"]!["evict"]!.GetValue<long>();
+            var evictionsBefore = redisCalls.Evictions;
 
             // Two targets: the request URL and the same-origin Location.
-            using var post = new HttpRequestMessage(HttpMethod.Post, new Uri("/orders", UriKind.Relative)) { Content = new StringContent("{}") };
-            post.Headers.Host = Host;
-            using var created = await client.SendAsync(post);
+            using var created = await PostOrderAsync(client);
 
             Assert.Equal(HttpStatusCode.Created, created.StatusCode);
             Assert.Equal("created", await created.Content.ReadAsStringAsync());
@@ -54,6 +65,7 @@ public sealed class SharedCacheInvalidationTests
                 s => s["sharedCache"]?["errors"]?["evict"]?.GetValue<long>() == before + 2,
                 because: "each skipped invalidation counts as one eviction error");
             Assert.Equal("open", status["sharedCache"]!["breaker"]!.GetValue<string>());
+            Assert.Equal(evictionsBefore, redisCalls.Evictions);
         }
         finally
         {
@@ -136,6 +148,56 @@ public sealed class SharedCacheInvalidationTests
 
         await cluster.Redis.RestartAsync();
         await a.WaitForStatusAsync(s => s["sharedCache"]?["purgeChannelSubscribed"]?.GetValue<bool>() == true, because: "the pub/sub connection is back");
+    }
+
+    private static async Task WaitUntilAsync(Func<bool> condition, string what)
+    {
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(15);
+        while (!condition())
+        {
+            Assert.True(DateTime.UtcNow < deadline, "never happened: " + what);
+            await Task.Delay(20);
+        }
+    }
+
+    private static async Task<HttpResponseMessage> PostOrderAsync(HttpClient client)
+    {
+        using var post = new HttpRequestMessage(HttpMethod.Post, new Uri("/orders", UriKind.Relative)) { Content = new StringContent("{}") };
+        post.Headers.Host = Host;
+        var response = await client.SendAsync(post);
+        await response.Content.LoadIntoBufferAsync();
+        return response;
+    }
+
+    /// <summary>Counts the evictions that reach the stock Redis store (below the breaker).</summary>
+    private sealed class RedisEvictionCounter
+    {
+        private int _evictions;
+
+        public int Evictions => Volatile.Read(ref _evictions);
+
+        public void Wrap(IServiceCollection services)
+        {
+            var stock = services.Single(d => d.IsKeyedService && Equals(d.ServiceKey, CacheStoreSetup.RedisStoreKey) && d.ServiceType == typeof(IOutputCacheStore));
+            services.Remove(stock);
+            services.AddKeyedSingleton<IOutputCacheStore>(
+                CacheStoreSetup.RedisStoreKey,
+                (sp, _) => new Counting((IOutputCacheStore)ActivatorUtilities.CreateInstance(sp, stock.KeyedImplementationType!), this));
+        }
+
+        private sealed class Counting(IOutputCacheStore inner, RedisEvictionCounter owner) : IOutputCacheStore
+        {
+            public ValueTask EvictByTagAsync(string tag, CancellationToken cancellationToken)
+            {
+                Interlocked.Increment(ref owner._evictions);
+                return inner.EvictByTagAsync(tag, cancellationToken);
+            }
+
+            public ValueTask<byte[]?> GetAsync(string key, CancellationToken cancellationToken) => inner.GetAsync(key, cancellationToken);
+
+            public ValueTask SetAsync(string key, byte[] value, string[]? tags, TimeSpan validFor, CancellationToken cancellationToken) =>
+                inner.SetAsync(key, value, tags, validFor, cancellationToken);
+        }
     }
 
     /// <summary>GET: a cacheable list; POST: 201 with a same-origin Location.</summary>
