@@ -1,8 +1,5 @@
 using System.Net;
 using Microsoft.AspNetCore.Http;
-using Microsoft.AspNetCore.OutputCaching;
-using Microsoft.Extensions.DependencyInjection;
-using ProxySidecar.Caching.Stores;
 using ProxySidecar.IntegrationTests.Infrastructure;
 using static ProxySidecar.IntegrationTests.SharedCache.SharedCacheCluster;
 
@@ -28,7 +25,7 @@ public sealed class SharedCacheInvalidationTests
         settings["Sidecar:Cache:Redis:Breaker:MinimumThroughput"] = "2";
         settings["Sidecar:Cache:Redis:Breaker:SamplingDuration"] = "00:00:30";
         settings["Sidecar:Cache:Redis:Breaker:BreakDuration"] = "00:10:00";
-        var redisCalls = new RedisEvictionCounter();
+        var redisCalls = new StockRedisStoreProbe();
         var a = await cluster.StartSidecarAsync(settings, redisCalls.Wrap);
         using var client = a.CreateClient();
         client.Timeout = TimeSpan.FromSeconds(20);
@@ -167,37 +164,6 @@ public sealed class SharedCacheInvalidationTests
         var response = await client.SendAsync(post);
         await response.Content.LoadIntoBufferAsync();
         return response;
-    }
-
-    /// <summary>Counts the evictions that reach the stock Redis store (below the breaker).</summary>
-    private sealed class RedisEvictionCounter
-    {
-        private int _evictions;
-
-        public int Evictions => Volatile.Read(ref _evictions);
-
-        public void Wrap(IServiceCollection services)
-        {
-            var stock = services.Single(d => d.IsKeyedService && Equals(d.ServiceKey, CacheStoreSetup.RedisStoreKey) && d.ServiceType == typeof(IOutputCacheStore));
-            services.Remove(stock);
-            services.AddKeyedSingleton<IOutputCacheStore>(
-                CacheStoreSetup.RedisStoreKey,
-                (sp, _) => new Counting((IOutputCacheStore)ActivatorUtilities.CreateInstance(sp, stock.KeyedImplementationType!), this));
-        }
-
-        private sealed class Counting(IOutputCacheStore inner, RedisEvictionCounter owner) : IOutputCacheStore
-        {
-            public ValueTask EvictByTagAsync(string tag, CancellationToken cancellationToken)
-            {
-                Interlocked.Increment(ref owner._evictions);
-                return inner.EvictByTagAsync(tag, cancellationToken);
-            }
-
-            public ValueTask<byte[]?> GetAsync(string key, CancellationToken cancellationToken) => inner.GetAsync(key, cancellationToken);
-
-            public ValueTask SetAsync(string key, byte[] value, string[]? tags, TimeSpan validFor, CancellationToken cancellationToken) =>
-                inner.SetAsync(key, value, tags, validFor, cancellationToken);
-        }
     }
 
     /// <summary>GET: a cacheable list; POST: 201 with a same-origin Location.</summary>
