@@ -193,6 +193,8 @@ public sealed class SharedCacheHttpTests
         Assert.Equal(HttpStatusCode.ServiceUnavailable, hard.StatusCode);
         Assert.Equal(HttpStatusCode.ServiceUnavailable, soft.StatusCode);
         Assert.Contains("try again", await soft.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        Assert.Contains("shared cache store (Redis) is unavailable", await hard.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        Assert.Contains("shared cache store (Redis) is unavailable", await soft.Content.ReadAsStringAsync(), StringComparison.Ordinal);
     }
 
     private static async Task<(SidecarHost A, SidecarHost B)> StartPairWithLongLivedFirstLevelAsync(SharedCacheCluster cluster)
