@@ -77,7 +77,9 @@ internal sealed partial class PurgeEndpoint(
         catch (Exception ex) when (ex is not OperationCanceledException || !context.RequestAborted.IsCancellationRequested)
         {
             Log.Failed(logger, ex, request.Describe(), request.Soft, client, address);
-            var reason = ex is SharedStoreUnavailableException ? ex.Message : $"The purge failed: {ex.Message}";
+            var reason = ex is SharedStoreUnavailableException
+                ? $"The shared cache store (Redis) is unavailable: {ex.Message} (see sharedCache in /status)."
+                : $"The purge failed: {ex.Message}";
             await WriteErrorAsync(context, StatusCodes.Status503ServiceUnavailable, reason + " Nothing is known to be purged; try again.").ConfigureAwait(false);
             return;
         }

@@ -7,11 +7,20 @@ namespace ProxySidecar.Caching;
 
 /// <summary>
 /// Runs stale-while-revalidate refreshes in the background, one at a time per stored variant, each bounded
-/// by BackgroundRefreshTimeout and stopped when the host stops.
+/// by BackgroundRefreshTimeout and stopped when the host stops. A version of an entry is refreshed once:
+/// requests that still read it while the refreshed copy is on its way to the store do not start another.
 /// </summary>
-internal sealed class BackgroundRefresher(IServiceScopeFactory scopes, IHostApplicationLifetime lifetime, ILogger<BackgroundRefresher> logger)
+internal sealed class BackgroundRefresher(IServiceScopeFactory scopes, IHostApplicationLifetime lifetime, CacheClock clock, ILogger<BackgroundRefresher> logger)
 {
+    /// <summary>How long a finished refresh keeps later requests that still read the version it replaced from refreshing it again.</summary>
+    internal static readonly TimeSpan RefreshedMemory = TimeSpan.FromSeconds(30);
+
+    private const int MaxRemembered = 10_000;
+
     private readonly ConcurrentDictionary<string, byte> _running = new(StringComparer.Ordinal);
+
+    // Per stored variant: the response time of the stale version the last successful refresh replaced, and when it finished.
+    private readonly ConcurrentDictionary<string, (long StaleResponseTimeMs, long DoneAtMs)> _refreshed = new(StringComparer.Ordinal);
     private HttpCacheMiddleware? _owner;
 
     /// <summary>Refreshes under way.</summary>
@@ -29,8 +38,15 @@ internal sealed class BackgroundRefresher(IServiceScopeFactory scopes, IHostAppl
     {
         var owner = _owner;
         var key = primary + "#" + stale.VariantHash;
-        if (owner is null || lifetime.ApplicationStopping.IsCancellationRequested || !_running.TryAdd(key, 0))
+        if (owner is null || lifetime.ApplicationStopping.IsCancellationRequested || AlreadyRefreshed(key, stale) || !_running.TryAdd(key, 0))
         {
+            return;
+        }
+
+        // A refresh that finished between the check above and TryAdd recorded its result before leaving _running.
+        if (AlreadyRefreshed(key, stale))
+        {
+            _running.TryRemove(key, out _);
             return;
         }
 
@@ -48,7 +64,10 @@ internal sealed class BackgroundRefresher(IServiceScopeFactory scopes, IHostAppl
         {
             try
             {
-                await RunAsync(owner, copy, policy, rule, primary, stale).ConfigureAwait(false);
+                if (await RunAsync(owner, copy, policy, rule, primary, stale).ConfigureAwait(false))
+                {
+                    Remember(key, stale);
+                }
             }
             catch (Exception error)
             {
@@ -61,7 +80,28 @@ internal sealed class BackgroundRefresher(IServiceScopeFactory scopes, IHostAppl
         });
     }
 
-    private async Task RunAsync(HttpCacheMiddleware owner, RequestCopy copy, CachePolicy policy, CompiledRule rule, string primary, CacheEntry stale)
+    /// <summary>
+    /// True when a refresh already replaced this version of the entry (or a later one) a moment ago: the request
+    /// read it before the refreshed copy reached the store (the write to Redis runs in the background), so
+    /// refreshing again would only ask the app for the same thing once more.
+    /// </summary>
+    private bool AlreadyRefreshed(string key, CacheEntry stale) =>
+        _refreshed.TryGetValue(key, out var done)
+        && stale.ResponseTimeMs <= done.StaleResponseTimeMs
+        && clock.Time.GetUtcNow().ToUnixTimeMilliseconds() - done.DoneAtMs < RefreshedMemory.TotalMilliseconds;
+
+    private void Remember(string key, CacheEntry stale)
+    {
+        // Bounded: refreshes are rare next to requests, so counting (which takes every lock) here is cheap.
+        if (_refreshed.Count >= MaxRemembered)
+        {
+            _refreshed.Clear();
+        }
+
+        _refreshed[key] = (stale.ResponseTimeMs, clock.Time.GetUtcNow().ToUnixTimeMilliseconds());
+    }
+
+    private async Task<bool> RunAsync(HttpCacheMiddleware owner, RequestCopy copy, CachePolicy policy, CompiledRule rule, string primary, CacheEntry stale)
     {
         await using var scope = scopes.CreateAsyncScope();
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(lifetime.ApplicationStopping);
@@ -82,7 +122,7 @@ internal sealed class BackgroundRefresher(IServiceScopeFactory scopes, IHostAppl
 
         sub.Connection.RemoteIpAddress = copy.Remote;
         sub.RequestAborted = timeout.Token;
-        await owner.RefreshAsync(sub, policy, rule, primary, stale).ConfigureAwait(false);
+        return await owner.RefreshAsync(sub, policy, rule, primary, stale).ConfigureAwait(false);
     }
 
     // Conditions and cache directives are the cache's own for a refresh; framing headers do not apply to a GET without body.

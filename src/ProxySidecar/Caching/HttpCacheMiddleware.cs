@@ -314,7 +314,8 @@ internal sealed partial class HttpCacheMiddleware
     /// A stale-while-revalidate refresh: the same forward path as a client request (routing, YARP, its
     /// transforms and error handling) on a context of its own, its response held back and stored.
     /// </summary>
-    internal async Task RefreshAsync(HttpContext sub, CachePolicy policy, CompiledRule rule, string primary, CacheEntry stale)
+    /// <returns>True when a refreshed entry was written to the store.</returns>
+    internal async Task<bool> RefreshAsync(HttpContext sub, CachePolicy policy, CompiledRule rule, string primary, CacheEntry stale)
     {
         var conditional = stale.HasValidators;
         if (conditional)
@@ -332,16 +333,19 @@ internal sealed partial class HttpCacheMiddleware
             var freshened = Freshen(stale, sub.Response.Headers, exchange.RequestTimeMs, exchange.ResponseTimeMs, policy, rule);
             if (!freshened.Storable)
             {
-                return;
+                return false;
             }
 
-            await WriteEntryAsync(policy, freshened.Entry, freshened.Bytes, primary, sub.RequestAborted).ConfigureAwait(false);
+            return await WriteEntryAsync(policy, freshened.Entry, freshened.Bytes, primary, sub.RequestAborted).ConfigureAwait(false);
         }
-        else if (exchange.Outcome == Outcome.Store && !body.Overflowed && IsComplete(sub, body))
+
+        if (exchange.Outcome == Outcome.Store && !body.Overflowed && IsComplete(sub, body))
         {
             var created = BuildEntry(exchange, body.Captured);
-            await WriteEntryAsync(policy, created.Entry, created.Bytes, primary, sub.RequestAborted).ConfigureAwait(false);
+            return await WriteEntryAsync(policy, created.Entry, created.Bytes, primary, sub.RequestAborted).ConfigureAwait(false);
         }
+
+        return false;
     }
 
     private static bool IsComplete(HttpContext context, CapturingResponseBody body) =>
@@ -406,27 +410,28 @@ internal sealed partial class HttpCacheMiddleware
         await WriteEntryAsync(policy, entry, bytes, primary, CancellationToken.None).ConfigureAwait(false);
     }
 
-    internal async Task WriteEntryAsync(CachePolicy policy, CacheEntry entry, byte[] bytes, string primary, CancellationToken cancellationToken)
+    /// <returns>True when the store accepted the entry (with the Redis store: handed to its background writer).</returns>
+    internal async Task<bool> WriteEntryAsync(CachePolicy policy, CacheEntry entry, byte[] bytes, string primary, CancellationToken cancellationToken)
     {
         var urlHash = entry.UrlHash;
         var tags = CacheTags.StoreTagsFor(urlHash, entry.Tags);
         var validFor = new StorageDecision(true, null, false, entry.LifetimeMs, entry.CorrectedInitialAgeMs, entry.StaleWhileRevalidateMs, entry.StaleIfErrorMs, entry.Flags, entry.VaryNames)
             .ValidFor(policy, entry.HasValidators);
+        bool stored;
         if (entry.VaryNames.Length == 0)
         {
-            await _store.SetAsync(CacheKey.PrimaryStoreKey(primary), urlHash, bytes, tags, validFor, cancellationToken).ConfigureAwait(false);
+            stored = await _store.SetAsync(CacheKey.PrimaryStoreKey(primary), urlHash, bytes, tags, validFor, cancellationToken).ConfigureAwait(false);
         }
         else
         {
             var varyRecord = CacheEntrySerializer.Serialize(new CacheEntry { Kind = RecordKind.Vary, VaryNames = entry.VaryNames });
             var recordLifetime = TimeSpan.FromMilliseconds(policy.MaxEntryLifetimeMs);
-            if (await _store.SetAsync(CacheKey.PrimaryStoreKey(primary), urlHash, varyRecord, CacheTags.StoreTagsFor(urlHash, []), recordLifetime, cancellationToken).ConfigureAwait(false))
-            {
-                await _store.SetAsync(CacheKey.VariantStoreKey(primary, entry.VariantHash), urlHash, bytes, tags, validFor, cancellationToken).ConfigureAwait(false);
-            }
+            stored = await _store.SetAsync(CacheKey.PrimaryStoreKey(primary), urlHash, varyRecord, CacheTags.StoreTagsFor(urlHash, []), recordLifetime, cancellationToken).ConfigureAwait(false)
+                && await _store.SetAsync(CacheKey.VariantStoreKey(primary, entry.VariantHash), urlHash, bytes, tags, validFor, cancellationToken).ConfigureAwait(false);
         }
 
         _coalescer.ClearHitForMiss(primary);
+        return stored;
     }
 
     private static (CacheEntry Entry, byte[] Bytes) BuildEntry(Exchange exchange, ReadOnlyMemory<byte> body)
@@ -635,10 +640,15 @@ internal sealed partial class HttpCacheMiddleware
             }
         }
 
-        foreach (var target in targets)
+        // Side by side, so a slow store costs the response at most one store timeout, not one per target; a store
+        // that cannot be reached (Redis down, its breaker open) is skipped, counted and logged by the store layer.
+        if (targets.Count == 1)
         {
-            await _store.EvictByTagAsync(CacheTags.Url(CacheKey.Hash(target)), CancellationToken.None).ConfigureAwait(false);
+            await _store.InvalidateAsync(CacheTags.Url(CacheKey.Hash(targets.First())), CancellationToken.None).ConfigureAwait(false);
+            return;
         }
+
+        await Task.WhenAll(targets.Select(t => _store.InvalidateAsync(CacheTags.Url(CacheKey.Hash(t)), CancellationToken.None).AsTask())).ConfigureAwait(false);
     }
 
     /// <summary>The primary key of an absolute URL, as a GET for it would have it.</summary>

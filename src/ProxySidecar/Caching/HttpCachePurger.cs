@@ -6,6 +6,7 @@ namespace ProxySidecar.Caching;
 /// <summary>
 /// Purges through the store only, so replicas sharing it see them: hard purges evict by store tag
 /// (<see cref="CacheTags"/>), soft purges write a marker the lookups compare with each entry's response time.
+/// A purge the store could not carry out throws (<see cref="SharedStoreUnavailableException"/> for Redis).
 /// </summary>
 internal sealed class HttpCachePurger(HttpCacheStore store, CachePolicyProvider policies, ILogger<HttpCachePurger> logger) : IHttpCachePurger
 {
@@ -18,36 +19,49 @@ internal sealed class HttpCachePurger(HttpCacheStore store, CachePolicyProvider 
         }
 
         var hash = CacheKey.Hash(HttpCacheMiddleware.PrimaryFor(url, policies.Current));
-        var done = soft
-            ? await store.SetMarkerAsync(CacheTags.UrlMarker(hash), cancellationToken).ConfigureAwait(false)
-            : await store.EvictByTagAsync(CacheTags.Url(hash), cancellationToken).ConfigureAwait(false);
-        return Done("url", url.ToString(), soft, done);
+        if (soft)
+        {
+            await store.SetMarkerAsync(CacheTags.UrlMarker(hash), cancellationToken).ConfigureAwait(false);
+        }
+        else
+        {
+            await store.PurgeAsync(CacheTags.Url(hash), cancellationToken).ConfigureAwait(false);
+        }
+
+        return Done("url", url.ToString(), soft);
     }
 
     public async ValueTask<PurgeResult> PurgeTagAsync(string tag, bool soft, CancellationToken cancellationToken)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(tag);
-        var done = soft
-            ? await store.SetMarkerAsync(CacheTags.TagMarker(tag), cancellationToken).ConfigureAwait(false)
-            : await store.EvictByTagAsync(CacheTags.Tag(tag), cancellationToken).ConfigureAwait(false);
-        return Done("tag", tag, soft, done);
+        if (soft)
+        {
+            await store.SetMarkerAsync(CacheTags.TagMarker(tag), cancellationToken).ConfigureAwait(false);
+        }
+        else
+        {
+            await store.PurgeAsync(CacheTags.Tag(tag), cancellationToken).ConfigureAwait(false);
+        }
+
+        return Done("tag", tag, soft);
     }
 
     public async ValueTask<PurgeResult> PurgeAllAsync(bool soft, CancellationToken cancellationToken)
     {
-        var done = soft
-            ? await store.SetMarkerAsync(CacheTags.AllMarker, cancellationToken).ConfigureAwait(false)
-            : await store.EvictByTagAsync(CacheTags.All, cancellationToken).ConfigureAwait(false);
-        return Done("all", "*", soft, done);
-    }
-
-    private PurgeResult Done(string kind, string target, bool soft, bool succeeded)
-    {
-        if (!succeeded)
+        if (soft)
         {
-            throw new InvalidOperationException($"The cache store did not accept the {kind} purge of {target}; see the cache store errors.");
+            await store.SetMarkerAsync(CacheTags.AllMarker, cancellationToken).ConfigureAwait(false);
+        }
+        else
+        {
+            await store.PurgeAsync(CacheTags.All, cancellationToken).ConfigureAwait(false);
         }
 
+        return Done("all", "*", soft);
+    }
+
+    private PurgeResult Done(string kind, string target, bool soft)
+    {
         CacheLog.Purged(logger, kind, target, soft);
         return new PurgeResult(kind, target, soft, null);
     }

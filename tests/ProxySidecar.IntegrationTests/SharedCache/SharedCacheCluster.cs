@@ -58,9 +58,9 @@ public sealed class SharedCacheCluster : IAsyncDisposable
         return settings;
     }
 
-    public async Task<SidecarHost> StartSidecarAsync(IDictionary<string, string?> settings)
+    public async Task<SidecarHost> StartSidecarAsync(IDictionary<string, string?> settings, Action<Microsoft.Extensions.DependencyInjection.IServiceCollection>? configureServices = null)
     {
-        var sidecar = await SidecarHost.StartAsync(settings, _ca.Certificate);
+        var sidecar = await SidecarHost.StartAsync(settings, _ca.Certificate, configureServices: configureServices);
         _sidecars.Add(sidecar);
 
         // Until its connection is up, a replica skips Redis (requests are not held): tests start from there.

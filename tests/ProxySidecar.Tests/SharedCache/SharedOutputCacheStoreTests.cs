@@ -74,6 +74,48 @@ public sealed class SharedOutputCacheStoreTests
     }
 
     [Fact]
+    public async Task InvalidateTagAsync_RedisBreakerOpen_FirstLevelDroppedAtOnceAndReportedNotReached()
+    {
+        var health = new SharedStoreHealth(_time);
+        var resilient = new ResilientOutputCacheStore(
+            _redis,
+            new RedisStoreOptions { Breaker = new RedisBreakerOptions { MinimumThroughput = 2, SamplingDuration = TimeSpan.FromSeconds(30), BreakDuration = TimeSpan.FromMinutes(5) } },
+            health,
+            _time,
+            NullLogger<ResilientOutputCacheStore>.Instance);
+        var options = new CacheStoreOptions { Store = "Redis", Redis = new RedisStoreOptions { Configuration = "127.0.0.1:1" } };
+        var connection = new RedisConnection(Options.Create(options), _time, NullLogger<RedisConnection>.Instance);
+        var store = new SharedOutputCacheStore(resilient, _level, new RedisPurgeChannel(connection, options.Redis, _level, _time, NullLogger<RedisPurgeChannel>.Instance), _time, NullLogger<SharedOutputCacheStore>.Instance);
+        _level.Set("k", [1], ["u:1"], TimeSpan.FromMinutes(1));
+        _redis.Mode = FakeStore.Behaviour.Failing;
+        for (var i = 0; i < 2; i++)
+        {
+            await resilient.GetAsync("other", default);
+        }
+
+        Assert.Equal(Polly.CircuitBreaker.CircuitState.Open, health.BreakerState);
+        _redis.Mode = FakeStore.Behaviour.Hanging;
+
+        var invalidation = store.InvalidateTagAsync("u:1", default);
+
+        Assert.True(invalidation.IsCompleted, "an open breaker is not waited for");
+        Assert.False(await invalidation);
+        Assert.Null(_level.TryGet("k"));
+        Assert.Equal(0, _redis.Evictions);
+        Assert.Equal(1, health.Errors(StoreOperations.Evict));
+    }
+
+    [Fact]
+    public async Task InvalidateTagAsync_StoreWithoutBreakerFails_FirstLevelDroppedAndReportedNotReached()
+    {
+        _level.Set("k", [1], ["u:1"], TimeSpan.FromMinutes(1));
+        _redis.Mode = FakeStore.Behaviour.Failing;
+
+        Assert.False(await _store.InvalidateTagAsync("u:1", default));
+        Assert.Null(_level.TryGet("k"));
+    }
+
+    [Fact]
     public async Task GetAsync_ForeignBytesInRedis_IsAMiss()
     {
         _redis.Put("k", [1, 2, 3]);

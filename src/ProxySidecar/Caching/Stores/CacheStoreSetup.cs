@@ -14,7 +14,8 @@ namespace ProxySidecar.Caching.Stores;
 /// </summary>
 internal static class CacheStoreSetup
 {
-    private const string RedisStoreKey = "ProxySidecar.Redis";
+    /// <summary>The DI key of the stock Redis store the decorators wrap.</summary>
+    internal const string RedisStoreKey = "ProxySidecar.Redis";
 
     /// <summary>Called by <see cref="SidecarApplication"/> after the HTTP cache registered itself.</summary>
     public static void AddSidecarCacheStore(this WebApplicationBuilder builder)

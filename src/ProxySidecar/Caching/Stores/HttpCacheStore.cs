@@ -7,8 +7,9 @@ namespace ProxySidecar.Caching.Stores;
 
 /// <summary>
 /// The cache's only door to <see cref="IOutputCacheStore"/> (whatever implementation DI holds: memory,
-/// Redis, a decorator). Every operation is bounded by StoreTimeout; a failure is logged, counted and
-/// becomes a miss or a skipped write, never a failed request.
+/// Redis, a decorator). Reads, writes and invalidations are bounded by StoreTimeout (Redis bounds them
+/// sooner, by its OperationTimeout and breaker); a failure is logged, counted once and becomes a miss or
+/// a skipped write, never a failed request. Purges are bounded by the store (Redis: PurgeTimeout) and throw.
 /// </summary>
 internal sealed class HttpCacheStore
 {
@@ -87,25 +88,67 @@ internal sealed class HttpCacheStore
         return true;
     }
 
-    public async ValueTask<bool> EvictByTagAsync(string tag, CancellationToken cancellationToken)
+    /// <summary>
+    /// Invalidation after a successful unsafe request: never holds the response up on a failing store. A store
+    /// that can evict on a request's behalf (<see cref="ISharedCacheInvalidation"/>: Redis behind its breaker)
+    /// is asked to, and counts and logs its own failures; any other store is bounded by StoreTimeout here.
+    /// False when the store was not reached (the entry stays until its freshness ends).
+    /// </summary>
+    public async ValueTask<bool> InvalidateAsync(string tag, CancellationToken cancellationToken)
+    {
+        bool reached;
+        if (_store is ISharedCacheInvalidation shared)
+        {
+            reached = await shared.InvalidateTagAsync(tag, cancellationToken).ConfigureAwait(false);
+        }
+        else
+        {
+            try
+            {
+                await _store.EvictByTagAsync(tag, cancellationToken).AsTask().WaitAsync(_timeout, _time, cancellationToken).ConfigureAwait(false);
+                reached = true;
+            }
+            catch (Exception error) when (error is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+            {
+                _metrics.StoreError(StoreOperations.Evict);
+                CacheLog.StoreFailed(_logger, error, StoreOperations.Evict, tag);
+                reached = false;
+            }
+        }
+
+        if (reached)
+        {
+            _occupancy.EvictedTag(tag);
+        }
+
+        return reached;
+    }
+
+    /// <summary>
+    /// A purge (admin API): evicts <paramref name="tag"/> and throws when the store failed, so the caller can say
+    /// so. The store owns the deadline (Redis: PurgeTimeout; the memory store answers at once); this layer adds none.
+    /// </summary>
+    public async ValueTask PurgeAsync(string tag, CancellationToken cancellationToken)
     {
         try
         {
-            await _store.EvictByTagAsync(tag, cancellationToken).AsTask().WaitAsync(_timeout, _time, cancellationToken).ConfigureAwait(false);
+            await _store.EvictByTagAsync(tag, cancellationToken).ConfigureAwait(false);
         }
-        catch (Exception error) when (error is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+        catch (Exception error) when (CountsHere(error, cancellationToken))
         {
-            _metrics.StoreError("evict");
-            CacheLog.StoreFailed(_logger, error, "evict", tag);
-            return false;
+            _metrics.StoreError(StoreOperations.Evict);
+            CacheLog.StoreFailed(_logger, error, StoreOperations.Evict, tag);
+            throw;
         }
 
         _occupancy.EvictedTag(tag);
-        return true;
     }
 
-    /// <summary>Writes a soft-purge marker (now) and remembers it locally at once.</summary>
-    public async ValueTask<bool> SetMarkerAsync(string markerKey, CancellationToken cancellationToken)
+    /// <summary>
+    /// Writes a soft-purge marker (now) and remembers it locally at once; throws when the store failed. Like
+    /// <see cref="PurgeAsync"/>, bounded by the store's own purge deadline.
+    /// </summary>
+    public async ValueTask SetMarkerAsync(string markerKey, CancellationToken cancellationToken)
     {
         var now = NowMs;
         var bytes = new byte[8];
@@ -114,16 +157,22 @@ internal sealed class HttpCacheStore
         var lifetime = TimeSpan.FromMilliseconds(_policy.Current.MaxEntryLifetimeMs);
         try
         {
-            await _store.SetAsync(markerKey, bytes, null, lifetime, cancellationToken).AsTask().WaitAsync(_timeout, _time, cancellationToken).ConfigureAwait(false);
-            return true;
+            await _store.SetAsync(markerKey, bytes, null, lifetime, cancellationToken).ConfigureAwait(false);
         }
-        catch (Exception error) when (error is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+        catch (Exception error) when (CountsHere(error, cancellationToken))
         {
-            _metrics.StoreError("set");
-            CacheLog.StoreFailed(_logger, error, "set", markerKey);
-            return false;
+            _metrics.StoreError(StoreOperations.Set);
+            CacheLog.StoreFailed(_logger, error, StoreOperations.Set, markerKey);
+            throw;
         }
     }
+
+    /// <summary>
+    /// A failure the store below has not counted yet: the shared store counts its own failures (in the same metric)
+    /// before throwing <see cref="SharedStoreUnavailableException"/>, and a caller's cancellation is no failure.
+    /// </summary>
+    private static bool CountsHere(Exception error, CancellationToken cancellationToken) =>
+        error is not SharedStoreUnavailableException && (error is not OperationCanceledException || !cancellationToken.IsCancellationRequested);
 
     /// <summary>
     /// The latest soft-purge time (Unix ms) among <paramref name="markerKeys"/>, 0 when none. Marker reads are

@@ -30,6 +30,9 @@ internal sealed partial class RedisConnection : IAsyncDisposable
     /// <summary>Raised when the pub/sub connection comes back (purge announcements may have been missed meanwhile).</summary>
     public event Action? SubscriptionRestored;
 
+    /// <summary>Raised when the pub/sub connection drops (no purge announcements arrive until it is restored).</summary>
+    public event Action? SubscriptionLost;
+
     public bool IsConnected => Volatile.Read(ref _multiplexer)?.IsConnected ?? false;
 
     /// <summary>The configured servers, for /status (never the password).</summary>
@@ -146,6 +149,10 @@ internal sealed partial class RedisConnection : IAsyncDisposable
     {
         RecordError("connection", $"{e.FailureType} on {e.ConnectionType} connection to {e.EndPoint}: {e.Exception?.Message}");
         Log.ConnectionLost(_logger, e.ConnectionType.ToString(), e.EndPoint?.ToString() ?? Endpoints, e.FailureType.ToString());
+        if (e.ConnectionType == ConnectionType.Subscription)
+        {
+            SubscriptionLost?.Invoke();
+        }
     }
 
     private void OnConnectionRestored(object? sender, ConnectionFailedEventArgs e)

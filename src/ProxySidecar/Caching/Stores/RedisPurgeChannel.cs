@@ -16,8 +16,11 @@ internal sealed partial class RedisPurgeChannel
     private readonly LocalCacheLevel? _localCache;
     private readonly RedisChannel _channel;
     private readonly TimeSpan _timeout;
+    private readonly TimeSpan _invalidationTimeout;
     private readonly TimeProvider _timeProvider;
     private readonly ILogger _logger;
+    private readonly object _gate = new();
+    private bool _everSubscribed;
     private volatile bool _subscribed;
 
     public RedisPurgeChannel(RedisConnection connection, RedisStoreOptions options, LocalCacheLevel? localCache, TimeProvider timeProvider, ILogger<RedisPurgeChannel> logger)
@@ -26,15 +29,21 @@ internal sealed partial class RedisPurgeChannel
         _localCache = localCache;
         _channel = RedisChannel.Literal(options.InstanceName + "purge");
         _timeout = options.PurgeTimeout;
+        _invalidationTimeout = options.OperationTimeout;
         _timeProvider = timeProvider;
         _logger = logger;
         if (localCache is not null)
         {
             connection.SubscriptionRestored += OnSubscriptionRestored;
+            connection.SubscriptionLost += OnSubscriptionLost;
         }
     }
 
-    /// <summary>True once this replica listens for purges of other replicas (only when it has a first level).</summary>
+    /// <summary>
+    /// True while this replica listens for purges of other replicas (only when it has a first level): false
+    /// until the first subscription, while the pub/sub connection is down, and true again once it is restored
+    /// (StackExchange.Redis subscribes again on the restored connection).
+    /// </summary>
     public bool Subscribed => _subscribed;
 
     /// <summary>Subscribes (retrying until Redis answers or <paramref name="stoppingToken"/> fires). Nothing to do without a first level.</summary>
@@ -51,7 +60,12 @@ internal sealed partial class RedisPurgeChannel
             {
                 var multiplexer = await _connection.GetAsync().ConfigureAwait(false);
                 await multiplexer.GetSubscriber().SubscribeAsync(_channel, OnMessage).WaitAsync(_timeout, _timeProvider, stoppingToken).ConfigureAwait(false);
-                _subscribed = true;
+                lock (_gate)
+                {
+                    _everSubscribed = true;
+                    _subscribed = true;
+                }
+
                 _localCache.Clear();
                 Log.Subscribed(_logger, _channel.ToString());
                 return;
@@ -75,11 +89,16 @@ internal sealed partial class RedisPurgeChannel
         }
     }
 
-    /// <summary>Tells every replica that <paramref name="tag"/> was purged.</summary>
-    public async Task AnnounceTagAsync(string tag, CancellationToken cancellationToken)
+    /// <summary>Tells every replica that <paramref name="tag"/> was purged (within the purge timeout).</summary>
+    public Task AnnounceTagAsync(string tag, CancellationToken cancellationToken) => AnnounceAsync(tag, _timeout, cancellationToken);
+
+    /// <summary>Tells every replica that <paramref name="tag"/> was invalidated by a request (within the operation timeout).</summary>
+    public Task AnnounceInvalidationAsync(string tag, CancellationToken cancellationToken) => AnnounceAsync(tag, _invalidationTimeout, cancellationToken);
+
+    private async Task AnnounceAsync(string tag, TimeSpan timeout, CancellationToken cancellationToken)
     {
-        var multiplexer = await _connection.GetAsync().WaitAsync(_timeout, _timeProvider, cancellationToken).ConfigureAwait(false);
-        var receivers = await multiplexer.GetSubscriber().PublishAsync(_channel, TagPrefix + tag).WaitAsync(_timeout, _timeProvider, cancellationToken).ConfigureAwait(false);
+        var multiplexer = await _connection.GetAsync().WaitAsync(timeout, _timeProvider, cancellationToken).ConfigureAwait(false);
+        var receivers = await multiplexer.GetSubscriber().PublishAsync(_channel, TagPrefix + tag).WaitAsync(timeout, _timeProvider, cancellationToken).ConfigureAwait(false);
         Log.Announced(_logger, tag, receivers);
     }
 
@@ -100,7 +119,22 @@ internal sealed partial class RedisPurgeChannel
     {
         // Announcements sent while this replica was cut off are lost: forget everything held locally.
         _localCache?.Clear();
+        lock (_gate)
+        {
+            _subscribed = _everSubscribed;
+        }
+
         Log.ClearedAfterReconnect(_logger);
+    }
+
+    private void OnSubscriptionLost()
+    {
+        lock (_gate)
+        {
+            _subscribed = false;
+        }
+
+        Log.Unsubscribed(_logger);
     }
 
     private static partial class Log
@@ -119,5 +153,8 @@ internal sealed partial class RedisPurgeChannel
 
         [LoggerMessage(525, LogLevel.Information, "Redis pub/sub reconnected: cleared the in-memory first level (purges may have been missed).")]
         public static partial void ClearedAfterReconnect(ILogger logger);
+
+        [LoggerMessage(526, LogLevel.Warning, "Redis pub/sub connection lost: purges of other replicas are not heard until it is back; the first level keeps entries no longer than its MaxTimeToLive.")]
+        public static partial void Unsubscribed(ILogger logger);
     }
 }

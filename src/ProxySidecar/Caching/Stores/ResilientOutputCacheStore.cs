@@ -9,10 +9,12 @@ namespace ProxySidecar.Caching.Stores;
 /// Puts a circuit breaker and a hard per-call deadline in front of a store that can fail or hang (Redis),
 /// so the store never fails a request and never adds more than one operation timeout to it:
 /// reads that fail, time out or meet an open breaker are misses; writes of entries run in the background
-/// and are dropped while the breaker is open; evictions and untagged records (soft-purge markers), which
-/// purges write, are awaited and report failure to the caller.
+/// and are dropped while the breaker is open; invalidations after unsafe requests go through the breaker
+/// too and report failure as false; purges (evictions and untagged records such as soft-purge markers)
+/// always try the store within <see cref="RedisStoreOptions.PurgeTimeout"/> and throw
+/// <see cref="SharedStoreUnavailableException"/> when it fails. This layer owns the store's deadlines.
 /// </summary>
-internal sealed partial class ResilientOutputCacheStore : IOutputCacheStore
+internal sealed partial class ResilientOutputCacheStore : IOutputCacheStore, ISharedCacheInvalidation
 {
     /// <summary>Writes waiting for the store beyond this many are dropped, so a slow store cannot pile up memory.</summary>
     internal const int MaxPendingWrites = 1024;
@@ -134,8 +136,38 @@ internal sealed partial class ResilientOutputCacheStore : IOutputCacheStore
         {
             Observe(StoreOperations.Evict, error, cancellationToken);
             cancellationToken.ThrowIfCancellationRequested();
-            throw new SharedStoreUnavailableException($"The shared cache store could not evict tag \"{tag}\": {Describe(error)}", error);
+            throw new SharedStoreUnavailableException($"could not evict tag \"{tag}\", {Describe(error)}", error);
         }
+    }
+
+    /// <summary>
+    /// Evicts <paramref name="tag"/> the way a request may: through the breaker, within the operation timeout.
+    /// While the breaker is open the store is not tried at all. A failure (including an open breaker) is
+    /// counted as an eviction error, logged, and reported as false; it never throws, except for the caller's cancellation.
+    /// </summary>
+    public async ValueTask<bool> InvalidateTagAsync(string tag, CancellationToken cancellationToken)
+    {
+        var outcome = await RunAsync(
+            _guarded,
+            _operationTimeout,
+            tag,
+            static async (store, t, ct) =>
+            {
+                await store.EvictByTagAsync(t, ct).ConfigureAwait(false);
+                return true;
+            },
+            cancellationToken).ConfigureAwait(false);
+        if (outcome.Exception is not { } error)
+        {
+            return true;
+        }
+
+        cancellationToken.ThrowIfCancellationRequested();
+
+        // Unlike a skipped read or write, a skipped invalidation leaves a stale entry behind: always an error.
+        _health.RecordError(StoreOperations.Evict, error);
+        Log.InvalidationFailed(_logger, tag, Describe(error));
+        return false;
     }
 
     private async ValueTask WriteControlRecordAsync(string key, byte[] value, TimeSpan validFor, CancellationToken cancellationToken)
@@ -145,7 +177,7 @@ internal sealed partial class ResilientOutputCacheStore : IOutputCacheStore
         {
             Observe(StoreOperations.Set, error, cancellationToken);
             cancellationToken.ThrowIfCancellationRequested();
-            throw new SharedStoreUnavailableException($"The shared cache store could not write \"{key}\": {Describe(error)}", error);
+            throw new SharedStoreUnavailableException($"could not write \"{key}\", {Describe(error)}", error);
         }
     }
 
@@ -234,6 +266,7 @@ internal sealed partial class ResilientOutputCacheStore : IOutputCacheStore
     {
         TimeoutRejectedException t => $"no answer within {t.Timeout.TotalMilliseconds:0} ms",
         BrokenCircuitException => "the circuit breaker is open",
+        SharedStoreNotReadyException => "still connecting",
         _ => error.Message,
     };
 
@@ -273,6 +306,9 @@ internal sealed partial class ResilientOutputCacheStore : IOutputCacheStore
 
         [LoggerMessage(504, LogLevel.Information, "Shared cache store answers again; using it.")]
         public static partial void BreakerClosed(ILogger logger);
+
+        [LoggerMessage(505, LogLevel.Warning, "Invalidation of tag {Tag} after a successful unsafe request did not reach the shared store ({Reason}); an entry stored there stays until its freshness ends.")]
+        public static partial void InvalidationFailed(ILogger logger, string tag, string reason);
     }
 }
 
@@ -292,6 +328,16 @@ internal sealed class SharedStoreNotReadyException : Exception
         : base(message, inner)
     {
     }
+}
+
+/// <summary>
+/// A store that can evict a tag on a request's behalf without holding the request up when it fails
+/// (unlike <see cref="IOutputCacheStore.EvictByTagAsync"/>, which purges use and which must report failure).
+/// </summary>
+internal interface ISharedCacheInvalidation
+{
+    /// <summary>True when the eviction reached the store; false (already logged and counted) when it did not.</summary>
+    ValueTask<bool> InvalidateTagAsync(string tag, CancellationToken cancellationToken);
 }
 
 /// <summary>The shared store could not carry out an operation the caller must know about (a purge).</summary>

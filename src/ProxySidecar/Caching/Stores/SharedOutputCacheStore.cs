@@ -8,7 +8,7 @@ namespace ProxySidecar.Caching.Stores;
 /// so any replica can keep an entry another replica wrote in its first level, for no longer than the
 /// entry lives, and drop it when a purge of one of its tags is announced.
 /// </summary>
-internal sealed partial class SharedOutputCacheStore : IOutputCacheStore
+internal sealed partial class SharedOutputCacheStore : IOutputCacheStore, ISharedCacheInvalidation
 {
     private readonly IOutputCacheStore _shared;
     private readonly LocalCacheLevel? _localCache;
@@ -81,6 +81,50 @@ internal sealed partial class SharedOutputCacheStore : IOutputCacheStore
     }
 
     /// <summary>
+    /// Invalidation after an unsafe request: this replica's first level drops the tag at once; Redis is asked
+    /// through the breaker within the operation timeout (skipped while the breaker is open); other replicas
+    /// are told only when Redis was purged (otherwise they would read the same entry back from it), again
+    /// within the operation timeout. Never throws for a failing Redis: false when Redis was not purged.
+    /// </summary>
+    public async ValueTask<bool> InvalidateTagAsync(string tag, CancellationToken cancellationToken)
+    {
+        _localCache?.EvictTag(tag);
+        bool reached;
+        if (_shared is ISharedCacheInvalidation invalidation)
+        {
+            reached = await invalidation.InvalidateTagAsync(tag, cancellationToken).ConfigureAwait(false);
+        }
+        else
+        {
+            try
+            {
+                await _shared.EvictByTagAsync(tag, cancellationToken).ConfigureAwait(false);
+                reached = true;
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+            {
+                Log.InvalidationFailed(_logger, tag, ex.Message);
+                reached = false;
+            }
+        }
+
+        if (reached)
+        {
+            try
+            {
+                await _purges.AnnounceInvalidationAsync(tag, cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+            {
+                Log.AnnounceFailed(_logger, tag, ex.Message);
+            }
+        }
+
+        _localCache?.EvictTag(tag);
+        return reached;
+    }
+
+    /// <summary>
     /// Only entries with tags are kept in memory: a purge can reach them through an announcement. Untagged
     /// records (such as soft-purge markers, which must be seen by every replica at once) are always read from Redis.
     /// </summary>
@@ -107,5 +151,8 @@ internal sealed partial class SharedOutputCacheStore : IOutputCacheStore
 
         [LoggerMessage(532, LogLevel.Warning, "Purged tag {Tag} in Redis but could not announce it to other replicas; their in-memory copies expire on their own within seconds: {Reason}")]
         public static partial void AnnounceFailed(ILogger logger, string tag, string reason);
+
+        [LoggerMessage(533, LogLevel.Warning, "Invalidation of tag {Tag} did not reach the shared store; an entry stored there stays until its freshness ends: {Reason}")]
+        public static partial void InvalidationFailed(ILogger logger, string tag, string reason);
     }
 }
