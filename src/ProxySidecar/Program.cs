@@ -1,4 +1,8 @@
 using ProxySidecar;
+using ProxySidecar.Tls;
+
+// Before anything touches TLS: OpenSSL reads its configuration once, on first use.
+OpenSslTlsPolicy.Apply();
 
 return StartupFailure.Guard(() =>
 {

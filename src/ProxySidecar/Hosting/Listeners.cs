@@ -39,7 +39,8 @@ internal static class Listeners
         kestrel.Limits.RequestHeadersTimeout = hosting.RequestHeadersTimeout;
         kestrel.Limits.KeepAliveTimeout = hosting.KeepAliveTimeout;
 
-        var cipherSuites = TlsPolicy.CreateCipherSuitesPolicy();
+        // With the policy in OpenSSL's configuration, no per-connection list: OpenSSL keeps its session cache.
+        var cipherSuites = OpenSslTlsPolicy.Applied ? null : TlsPolicy.CreateCipherSuitesPolicy();
         var customizerList = customizers.ToArray();
         kestrel.Listen(IPAddress.Parse(hosting.ListenAddress), hosting.HttpsPort, listen =>
         {

@@ -20,6 +20,7 @@ internal static class TlsSetup
         // Runs after the shared forwarding transforms (registered earlier), which also drop a client-sent copy.
         services.AddSingleton<ITransformProvider, ClientCertificateForwarding>();
         services.AddSingleton<IStatusContributor, ClientCertificateStatus>();
+        services.AddSingleton<IStatusContributor, TlsPolicyStatus>();
         services.AddSingleton<IStartupFilter, HttpsPolicyStartupFilter>();
     }
 }
@@ -45,3 +46,16 @@ internal sealed class ClientCertificateStatus(ClientCertificateAuthority authori
         };
     }
 }
+
+/// <summary>The <c>tlsPolicy</c> section of /status: where the cipher policy is enforced, and so whether sessions resume.</summary>
+internal sealed class TlsPolicyStatus : IStatusContributor
+{
+    public string Name => "tlsPolicy";
+
+    public object GetStatus() => new TlsPolicyStatusBody(
+        OpenSslTlsPolicy.Applied ? "openssl-config" : "cipher-suites-policy",
+        OpenSslTlsPolicy.Applied,
+        OpenSslTlsPolicy.NotAppliedReason);
+}
+
+internal sealed record TlsPolicyStatusBody(string EnforcedBy, bool SessionResumption, string? Reason);

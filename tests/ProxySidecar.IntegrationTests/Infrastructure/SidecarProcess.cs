@@ -46,7 +46,7 @@ public sealed class SidecarProcess : IDisposable
         };
         start.ArgumentList.Add("exec");
         start.ArgumentList.Add(AssemblyPath);
-        foreach (var key in start.Environment.Keys.Where(k => k.StartsWith("Sidecar__", StringComparison.OrdinalIgnoreCase) || k.StartsWith("OTEL_", StringComparison.Ordinal)).ToList())
+        foreach (var key in start.Environment.Keys.Where(k => k.StartsWith("Sidecar__", StringComparison.OrdinalIgnoreCase) || k.StartsWith("OTEL_", StringComparison.Ordinal) || k == "OPENSSL_CONF").ToList())
         {
             start.Environment.Remove(key);
         }

@@ -73,6 +73,103 @@ public sealed class TlsPolicyTests
         Assert.NotEqual(ServerAnswer.ServerHello, answer);
     }
 
+    [Theory]
+    [InlineData("-tls1_2")]
+    [InlineData("-tls1_3")]
+    public async Task Handshake_ReturningClient_SessionResumed(string version)
+    {
+        await using var stack = await SidecarSetup.StartAsync();
+
+        var (reused, output) = await OpenSslReconnectAsync(stack.Sidecar.HttpsAddress.Port, version);
+
+        Assert.True(reused > 0, $"No session was resumed:\n{output}");
+        var status = await stack.Sidecar.WaitForStatusAsync(s => s["tlsPolicy"] is not null, because: "status answers");
+        Assert.Equal("openssl-config", (string?)status["tlsPolicy"]?["enforcedBy"]);
+    }
+
+    [Fact]
+    public async Task Process_PolicyFromOpenSslConfiguration_CbcRefusedAndSessionsResumed()
+    {
+        await using var upstream = await TestUpstream.StartAsync();
+        using var setup = ProcessSetup.Start(upstream.Address);
+        await setup.WaitForReadinessAsync();
+
+        var cbc = await SendClientHelloAsync(setup.HttpsPort, Tls12, [EcdheEcdsaAes128CbcSha, EcdheEcdsaAes128CbcSha256, EcdheRsaAes128CbcSha]);
+        var gcm = await SendClientHelloAsync(setup.HttpsPort, Tls12, [EcdheEcdsaAes128GcmSha256, EcdheRsaAes128GcmSha256]);
+        var (reused, output) = await OpenSslReconnectAsync(setup.HttpsPort, "-tls1_2");
+
+        Assert.NotEqual(ServerAnswer.ServerHello, cbc);
+        Assert.Equal(ServerAnswer.ServerHello, gcm);
+        Assert.True(reused > 0, $"No session was resumed:\n{output}");
+    }
+
+    [Fact]
+    public async Task Process_OperatorsOwnOpenSslConfiguration_PolicyStillEnforcedPerConnection()
+    {
+        await using var upstream = await TestUpstream.StartAsync();
+        using var setup = ProcessSetup.Start(upstream.Address, new Dictionary<string, string?> { ["OPENSSL_CONF"] = "/etc/ssl/openssl.cnf" });
+        await setup.WaitForReadinessAsync();
+        using var admin = setup.CreateAdminClient();
+
+        var cbc = await SendClientHelloAsync(setup.HttpsPort, Tls12, [EcdheEcdsaAes128CbcSha, EcdheEcdsaAes128CbcSha256, EcdheRsaAes128CbcSha]);
+        var chacha = await SendClientHelloAsync(setup.HttpsPort, Tls12, [EcdheEcdsaChacha20]);
+        var status = System.Text.Json.Nodes.JsonNode.Parse(await admin.GetStringAsync(new Uri("/status", UriKind.Relative)))!;
+
+        Assert.NotEqual(ServerAnswer.ServerHello, cbc);
+        Assert.Equal(ServerAnswer.ServerHello, chacha);
+        Assert.Equal("cipher-suites-policy", (string?)status["tlsPolicy"]?["enforcedBy"]);
+        Assert.Contains("/etc/ssl/openssl.cnf", (string?)status["tlsPolicy"]?["reason"], StringComparison.Ordinal);
+    }
+
+    /// <summary>
+    /// Two <c>openssl s_client</c> connections, each sending one HTTP/1.0 request and reading to the end (so a
+    /// TLS 1.3 ticket, sent after the handshake, is received): the first saves its session, the second offers
+    /// it. Returns 1 when the second says "Reused", 0 otherwise, with both outputs.
+    /// </summary>
+    private static async Task<(int Reused, string Output)> OpenSslReconnectAsync(int port, string version)
+    {
+        using var temp = new TempDirectory();
+        var session = temp.Combine("session.pem");
+        var first = await OpenSslClientAsync(port, version, "-sess_out", session);
+        var second = await OpenSslClientAsync(port, version, "-sess_in", session);
+        var reused = second.Split('\n').Any(line => line.StartsWith("Reused,", StringComparison.Ordinal)) ? 1 : 0;
+        return (reused, first + "\n---\n" + second);
+    }
+
+    private static async Task<string> OpenSslClientAsync(int port, string version, string sessionOption, string sessionFile)
+    {
+        var start = new System.Diagnostics.ProcessStartInfo("openssl")
+        {
+            RedirectStandardInput = true,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        foreach (var argument in new[] { "s_client", "-connect", $"127.0.0.1:{port}", "-servername", "localhost", version, sessionOption, sessionFile, "-ign_eof" })
+        {
+            start.ArgumentList.Add(argument);
+        }
+
+        using var process = System.Diagnostics.Process.Start(start)
+            ?? throw new InvalidOperationException("openssl could not be started (it is part of every Debian/Ubuntu base image).");
+        await process.StandardInput.WriteAsync("GET /tls HTTP/1.0\r\nHost: localhost\r\n\r\n");
+        process.StandardInput.Close();
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        try
+        {
+            await process.WaitForExitAsync(timeout.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            process.Kill(entireProcessTree: true);
+            throw new TimeoutException("openssl s_client did not finish within 30 s.");
+        }
+
+        return await stdout + await stderr;
+    }
+
     internal enum ServerAnswer
     {
         ServerHello,
