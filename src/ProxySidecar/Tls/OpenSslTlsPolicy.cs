@@ -51,9 +51,17 @@ internal static partial class OpenSslTlsPolicy
         }
 
         // Environment.SetEnvironmentVariable changes only the runtime's copy; OpenSSL reads the C library's.
-        if (SetEnv(Variable, path, overwrite: 0) != 0)
+        try
         {
-            NotAppliedReason = $"setenv({Variable}) failed";
+            if (SetEnv(Variable, path, overwrite: 0) != 0)
+            {
+                NotAppliedReason = $"setenv({Variable}) failed";
+                return;
+            }
+        }
+        catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException)
+        {
+            NotAppliedReason = $"setenv is not available: {e.Message}";
             return;
         }
 
