@@ -117,9 +117,6 @@ internal static class SidecarApplication
         // 0. Every bad setting is named at once, before a listener or the pipeline reads one.
         app.Services.ValidateSidecarOptions();
 
-        // Admin-listener requests are kept out of the http.server.* metrics.
-        app.UseSidecarTelemetry();
-
         // 1. The admin listener is answered here and never reaches the app.
         app.UseMiddleware<AdminMiddleware>();
 

@@ -1,10 +1,12 @@
 using System.Collections.Frozen;
+using Microsoft.AspNetCore.Http.Features;
 using ProxySidecar.Hosting;
 
 namespace ProxySidecar.Admin;
 
 /// <summary>
-/// First in the pipeline. Requests on the admin listener are answered here and never reach the app;
+/// First in the pipeline. Requests on the admin listener are answered here (and left out of the
+/// http.server.* metrics) and never reach the app;
 /// requests on the public listener pass through untouched, so an app's own /status or /metrics keep working.
 /// </summary>
 internal sealed class AdminMiddleware
@@ -25,6 +27,12 @@ internal sealed class AdminMiddleware
         if (!Listeners.IsAdmin(context))
         {
             return _next(context);
+        }
+
+        // Probes, scrapes and purges are not traffic: readiness 503s and scrapes stay out of http.server.*.
+        if (context.Features.Get<IHttpMetricsTagsFeature>() is { } metrics)
+        {
+            metrics.MetricsDisabled = true;
         }
 
         var path = context.Request.Path.Value ?? "/";

@@ -113,25 +113,6 @@ internal static class TelemetrySetup
         return services;
     }
 
-    /// <summary>
-    /// First in the pipeline: requests on the admin listener (probes, scrapes, purges) are left out of the
-    /// http.server.* metrics, so readiness 503s and scrapes do not count as traffic.
-    /// </summary>
-    public static WebApplication UseSidecarTelemetry(this WebApplication app)
-    {
-        ArgumentNullException.ThrowIfNull(app);
-        app.Use(static (context, next) =>
-        {
-            if (Listeners.IsAdmin(context) && context.Features.Get<IHttpMetricsTagsFeature>() is { } metrics)
-            {
-                metrics.MetricsDisabled = true;
-            }
-
-            return next(context);
-        });
-        return app;
-    }
-
     private sealed class SidecarTracingMarker;
 }
 
