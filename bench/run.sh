@@ -213,6 +213,12 @@ sidecar_env() {
     "Sidecar__Tls__CertificatePath=$RUN/tls/tls.crt" "Sidecar__Tls__KeyPath=$RUN/tls/tls.key" "$@"
 }
 
+# sidecar_cmd dir: the command that starts a published sidecar in dir: `dotnet ProxySidecar.dll`, or the
+# native executable when dir holds a Native AOT publish (no ProxySidecar.dll there)
+sidecar_cmd() {
+  if [ -f "$1/ProxySidecar.dll" ]; then echo "dotnet ProxySidecar.dll"; else echo "./ProxySidecar"; fi
+}
+
 start_sidecar() { # name port adminport [VAR=value ...]; SIDECAR_DIR overrides the published directory
   local name="$1" port="$2" admin="$3" dir="${SIDECAR_DIR:-$PUBLISH}"
   shift 3
@@ -220,7 +226,7 @@ start_sidecar() { # name port adminport [VAR=value ...]; SIDECAR_DIR overrides t
   # stderr keeps start-up failures.
   # shellcheck disable=SC2046
   (cd "$dir" && exec env $(sidecar_env "$name" "$port" "$admin" "$@") \
-    taskset -c "$SERVER_CPU" dotnet ProxySidecar.dll > /dev/null 2> "$RUN/logs/$name.err") &
+    taskset -c "$SERVER_CPU" $(sidecar_cmd "$dir") > /dev/null 2> "$RUN/logs/$name.err") &
   local pid=$!
   STARTED_PIDS+=("$pid")
   PIDS[$name]="$pid"

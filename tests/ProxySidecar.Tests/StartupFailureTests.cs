@@ -1,4 +1,6 @@
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Options;
+using StartupValidation = ProxySidecar.Configuration.StartupValidation;
 
 namespace ProxySidecar.Tests;
 
@@ -38,6 +40,31 @@ public sealed class StartupFailureTests
 
         Assert.StartsWith("Sidecar:Upstream:Thing: \"abc\"", problem, StringComparison.Ordinal);
         Assert.Contains(hint, problem, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Describe_CompileTimeBinderMessageWithoutValue_NamesKeyAndHowToWriteIt()
+    {
+        var error = new InvalidOperationException("Failed to convert configuration value at 'Sidecar:Tls:Mode' to type 'ProxySidecar.Tls.ClientCertificateMode'.");
+
+        var problem = Assert.Single(StartupFailure.Describe(error));
+
+        Assert.StartsWith("Sidecar:Tls:Mode: the value is not valid here", problem, StringComparison.Ordinal);
+        Assert.Contains("None", problem, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void WithValue_CompileTimeBinderError_ValueFromConfigurationInTheMessage()
+    {
+        var configuration = new ConfigurationBuilder()
+            .AddInMemoryCollection(new Dictionary<string, string?> { ["Sidecar:Upstream:ResponseTimeout"] = "abc" })
+            .Build();
+        var error = new InvalidOperationException("Failed to convert configuration value at 'Sidecar:Upstream:ResponseTimeout' to type 'System.TimeSpan'.");
+
+        var problem = Assert.Single(StartupFailure.Describe(StartupValidation.WithValue(error, configuration)));
+
+        Assert.StartsWith("Sidecar:Upstream:ResponseTimeout: \"abc\" is not valid here", problem, StringComparison.Ordinal);
+        Assert.Contains("hh:mm:ss", problem, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -1,3 +1,4 @@
+using System.Diagnostics.CodeAnalysis;
 using Microsoft.Extensions.Options;
 using ProxySidecar.Hosting;
 using ProxySidecar.Logging;
@@ -47,7 +48,8 @@ internal static class StartupValidation
         error is OptionsValidationException
         || (error is InvalidOperationException && error.Message.StartsWith("Failed to convert configuration value", StringComparison.Ordinal));
 
-    private static void Check<TOptions>(IServiceProvider services, List<Exception> failures)
+    private static void Check<[DynamicallyAccessedMembers(DynamicallyAccessedMemberTypes.PublicParameterlessConstructor)] TOptions>(
+        IServiceProvider services, List<Exception> failures)
         where TOptions : class
     {
         try
@@ -56,7 +58,25 @@ internal static class StartupValidation
         }
         catch (Exception error) when (IsConfigurationError(error))
         {
-            failures.Add(error);
+            failures.Add(WithValue(error, services.GetRequiredService<IConfiguration>()));
         }
+    }
+
+    /// <summary>
+    /// The compile-time configuration binder names the key that did not convert but not its value;
+    /// the value is read back so that the start-up message shows what was written.
+    /// </summary>
+    internal static Exception WithValue(Exception error, IConfiguration configuration)
+    {
+        if (error is not InvalidOperationException
+            || error.Message.StartsWith("Failed to convert configuration value '", StringComparison.Ordinal)
+            || StartupFailure.ConversionKey(error.Message) is not { } key
+            || configuration[key] is not { } value)
+        {
+            return error;
+        }
+
+        var rest = error.Message[error.Message.IndexOf(" at '", StringComparison.Ordinal)..];
+        return new InvalidOperationException($"Failed to convert configuration value '{value}'{rest}", error.InnerException);
     }
 }
