@@ -45,8 +45,8 @@ internal static partial class StartupFailure
 
     /// <summary>
     /// The configuration binder's "Failed to convert configuration value 'v' at 'key' to type 'T'." as
-    /// "key: "v" is not a T. How such values are written." The compile-time binder (source generator) leaves
-    /// the value out of its message; the key and the hint are given then.
+    /// "key: "v" is not a T. How such values are written." (The compile-time binder, which the sidecar uses,
+    /// writes the same message as the reflection-based one.)
     /// </summary>
     internal static string DescribeConversion(string message)
     {
@@ -68,15 +68,8 @@ internal static partial class StartupFailure
             { IsEnum: true } => "one of: " + string.Join(", ", Enum.GetNames(type)) + ".",
             _ => $"a valid {typeName}.",
         };
-        var value = match.Groups["value"];
-        return value.Success
-            ? $"{key}: \"{value.Value}\" is not valid here. Use {hint}"
-            : $"{key}: the value is not valid here. Use {hint}";
+        return $"{key}: \"{match.Groups["value"].Value}\" is not valid here. Use {hint}";
     }
-
-    /// <summary>The key named by a binder conversion error, or null when the message is not one.</summary>
-    internal static string? ConversionKey(string message) =>
-        ConversionPattern().Match(message) is { Success: true } match ? match.Groups["key"].Value : null;
 
     /// <summary>
     /// The types of the settings a value can fail to convert to, looked up by the name in the binder's message
@@ -89,7 +82,7 @@ internal static partial class StartupFailure
     ];
 
     [System.Text.RegularExpressions.GeneratedRegex(
-        "^Failed to convert configuration value (?:'(?<value>.*)' )?at '(?<key>[^']*)' to type '(?<type>[^']*)'",
+        "^Failed to convert configuration value '(?<value>.*)' at '(?<key>[^']*)' to type '(?<type>[^']*)'",
         System.Text.RegularExpressions.RegexOptions.Singleline,
         matchTimeoutMilliseconds: 1000)]
     private static partial System.Text.RegularExpressions.Regex ConversionPattern();

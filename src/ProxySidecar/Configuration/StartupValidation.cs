@@ -58,25 +58,7 @@ internal static class StartupValidation
         }
         catch (Exception error) when (IsConfigurationError(error))
         {
-            failures.Add(WithValue(error, services.GetRequiredService<IConfiguration>()));
+            failures.Add(error);
         }
-    }
-
-    /// <summary>
-    /// The compile-time configuration binder names the key that did not convert but not its value;
-    /// the value is read back so that the start-up message shows what was written.
-    /// </summary>
-    internal static Exception WithValue(Exception error, IConfiguration configuration)
-    {
-        if (error is not InvalidOperationException
-            || error.Message.StartsWith("Failed to convert configuration value '", StringComparison.Ordinal)
-            || StartupFailure.ConversionKey(error.Message) is not { } key
-            || configuration[key] is not { } value)
-        {
-            return error;
-        }
-
-        var rest = error.Message[error.Message.IndexOf(" at '", StringComparison.Ordinal)..];
-        return new InvalidOperationException($"Failed to convert configuration value '{value}'{rest}", error.InnerException);
     }
 }
