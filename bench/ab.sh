@@ -4,6 +4,7 @@
 # and exec → first 200. For tuning; bench/run.sh is the benchmark against nginx.
 #
 #   bench/ab.sh "default" "nopgo:DOTNET_TieredPGO=0" "other@/path/to/publish:DOTNET_gcServer=0"
+#   bench/ab.sh "jit" "aot@/path/to/aot-publish"   (a Native AOT publish: its ProxySidecar executable is started)
 #   SCENARIO=h1-1k DURATION=10 ROUNDS=3 WARMUP=20 STARTS=3 bench/ab.sh ...
 set -euo pipefail
 BENCH_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -29,10 +30,10 @@ for spec in "$@"; do
   name="${head%%@*}"; dir="$PUBLISH"; [ "$name" != "$head" ] && dir="${head#*@}"
   NAMES+=("$name"); DIRS[$name]="$dir"; ENVS[$name]="$envs"
   : > "$RUN/startup.$name.jsonl"
-  # shellcheck disable=SC2086
+  # shellcheck disable=SC2086,SC2046
   "$PYTHON" "$BENCH_DIR/lib/startup.py" --runs "$STARTS" --cpu "$SERVER_CPU" --name "$name" \
     --url "https://127.0.0.1:$STARTUP_PORT/1k.bin" --cwd "$dir" \
-    --env "$(sidecar_env "$name" "$STARTUP_PORT" "$((ADMIN_BASE + 9))") $envs" -- dotnet ProxySidecar.dll >> "$RUN/startup.$name.jsonl"
+    --env "$(sidecar_env "$name" "$STARTUP_PORT" "$((ADMIN_BASE + 9))") $envs" -- $(sidecar_cmd "$dir") >> "$RUN/startup.$name.jsonl"
   # shellcheck disable=SC2086
   SIDECAR_DIR="$dir" start_sidecar "$name" "$((SIDECAR_PORT + 10 + i))" "$((ADMIN_BASE + 20 + i))" $envs
   i=$((i + 1))

@@ -29,6 +29,7 @@ SCENARIOS="${SCENARIOS:-h1-1k h1-64k h1-1k-hit h1-64k-hit h2-1k h2-1k-hit newcon
 NOLOG_VARIANT="${NOLOG_VARIANT:-1}" # 1: also run the sidecar with its access log off in h1-1k
 SIDECAR_VARIANT_ENV="${SIDECAR_VARIANT_ENV:-}" # e.g. "DOTNET_TieredPGO=0": adds contender sidecar-variant to proxied scenarios
 SKIP_BUILD="${SKIP_BUILD:-0}"
+AOT="${AOT:-0}"                     # 1: the sidecar is the Native AOT build (bench/work/publish-aot)
 PORT_BASE="${PORT_BASE:-18000}"
 PYTHON="${PYTHON:-/usr/bin/python3}"
 
@@ -36,6 +37,7 @@ WORK="$BENCH_DIR/work"
 RUN="${RUN:-$WORK/run}"
 RESULTS_DIR="$BENCH_DIR/results"
 PUBLISH="$WORK/publish"
+[ "$AOT" = 1 ] && PUBLISH="$WORK/publish-aot"
 
 ORIGIN_PORT=$((PORT_BASE + 80))
 NGINX_PORT=$((PORT_BASE + 443))
@@ -88,6 +90,10 @@ ensure_tools() {
   command -v taskset >/dev/null || missing+=(util-linux)
   [ -x "$PYTHON" ] || missing+=(python3)
   if [ -x "$PYTHON" ] && ! "$PYTHON" -c 'import matplotlib' 2>/dev/null; then missing+=(python3-matplotlib); fi
+  if [ "$AOT" = 1 ]; then
+    command -v clang >/dev/null || missing+=(clang)
+    [ -f /usr/include/zlib.h ] || missing+=(zlib1g-dev)
+  fi
   if [ "${#missing[@]}" -gt 0 ]; then
     log "installing ${missing[*]}"
     [ "$(id -u)" = 0 ] || die "run as root to install ${missing[*]}, or install them first"
@@ -110,9 +116,11 @@ prepare_files() {
 }
 
 publish_sidecar() {
-  if [ "$SKIP_BUILD" = 1 ] && [ -f "$PUBLISH/ProxySidecar.dll" ]; then return; fi
-  log "publishing the sidecar (Release) to $PUBLISH"
-  dotnet publish "$REPO_DIR/src/ProxySidecar/ProxySidecar.csproj" -c Release -o "$PUBLISH" -nologo -v quiet \
+  local aot=()
+  [ "$AOT" = 1 ] && aot=(-r linux-x64 -p:PublishAot=true)
+  if [ "$SKIP_BUILD" = 1 ] && { [ -f "$PUBLISH/ProxySidecar.dll" ] || { [ "$AOT" = 1 ] && [ -x "$PUBLISH/ProxySidecar" ]; }; }; then return; fi
+  log "publishing the sidecar (Release${aot:+, Native AOT}) to $PUBLISH"
+  dotnet publish "$REPO_DIR/src/ProxySidecar/ProxySidecar.csproj" -c Release "${aot[@]}" -o "$PUBLISH" -nologo -v quiet \
     > "$RUN/logs/publish.log" 2>&1 || { cat "$RUN/logs/publish.log" >&2; die "dotnet publish failed"; }
 }
 
@@ -213,6 +221,12 @@ sidecar_env() {
     "Sidecar__Tls__CertificatePath=$RUN/tls/tls.crt" "Sidecar__Tls__KeyPath=$RUN/tls/tls.key" "$@"
 }
 
+# sidecar_cmd dir: the command that starts a published sidecar in dir: `dotnet ProxySidecar.dll`, or the
+# native executable when dir holds a Native AOT publish (no ProxySidecar.dll there)
+sidecar_cmd() {
+  if [ -f "$1/ProxySidecar.dll" ]; then echo "dotnet ProxySidecar.dll"; else echo "./ProxySidecar"; fi
+}
+
 start_sidecar() { # name port adminport [VAR=value ...]; SIDECAR_DIR overrides the published directory
   local name="$1" port="$2" admin="$3" dir="${SIDECAR_DIR:-$PUBLISH}"
   shift 3
@@ -220,7 +234,7 @@ start_sidecar() { # name port adminport [VAR=value ...]; SIDECAR_DIR overrides t
   # stderr keeps start-up failures.
   # shellcheck disable=SC2046
   (cd "$dir" && exec env $(sidecar_env "$name" "$port" "$admin" "$@") \
-    taskset -c "$SERVER_CPU" dotnet ProxySidecar.dll > /dev/null 2> "$RUN/logs/$name.err") &
+    taskset -c "$SERVER_CPU" $(sidecar_cmd "$dir") > /dev/null 2> "$RUN/logs/$name.err") &
   local pid=$!
   STARTED_PIDS+=("$pid")
   PIDS[$name]="$pid"
@@ -342,7 +356,7 @@ main() {
   log "start-up time and idle memory, $STARTS starts each"
   "$PYTHON" "$BENCH_DIR/lib/startup.py" --runs "$STARTS" --cpu "$SERVER_CPU" --name sidecar \
     --url "https://127.0.0.1:$STARTUP_PORT/1k.bin" --cwd "$PUBLISH" \
-    --env "$(sidecar_env startup "$STARTUP_PORT" "$((ADMIN_BASE + 9))")" -- dotnet ProxySidecar.dll \
+    --env "$(sidecar_env startup "$STARTUP_PORT" "$((ADMIN_BASE + 9))")" -- $(sidecar_cmd "$PUBLISH") \
     >> "$RUN/startup.jsonl"
   write_nginx_conf nginx-startup proxy "$STARTUP_PORT"
   "$PYTHON" "$BENCH_DIR/lib/startup.py" --runs "$STARTS" --cpu "$SERVER_CPU" --name nginx \
@@ -407,7 +421,7 @@ main() {
   stamp="$(date -u +%Y%m%d-%H%M%S)"
   "$PYTHON" "$BENCH_DIR/lib/report.py" --run "$RUN" --out "$RESULTS_DIR/$stamp" \
     --started "$started_at" --repo "$REPO_DIR" \
-    --settings "DURATION=$DURATION ROUNDS=$ROUNDS WARMUP=$WARMUP WARMUP_EACH=$WARMUP_EACH CONNS=$CONNS H2_CLIENTS=$H2_CLIENTS H2_STREAMS=$H2_STREAMS NEWCONN_CONNS=$NEWCONN_CONNS SERVER_CPU=$SERVER_CPU LOAD_CPU=$LOAD_CPU${SIDECAR_VARIANT_ENV:+ SIDECAR_VARIANT_ENV=\"$SIDECAR_VARIANT_ENV\"}"
+    --settings "DURATION=$DURATION ROUNDS=$ROUNDS WARMUP=$WARMUP WARMUP_EACH=$WARMUP_EACH CONNS=$CONNS H2_CLIENTS=$H2_CLIENTS H2_STREAMS=$H2_STREAMS NEWCONN_CONNS=$NEWCONN_CONNS SERVER_CPU=$SERVER_CPU LOAD_CPU=$LOAD_CPU AOT=$AOT${SIDECAR_VARIANT_ENV:+ SIDECAR_VARIANT_ENV=\"$SIDECAR_VARIANT_ENV\"}"
   cp "$RESULTS_DIR/$stamp.md" "$RESULTS_DIR/latest.md"
   [ -f "$RESULTS_DIR/$stamp.png" ] && cp "$RESULTS_DIR/$stamp.png" "$RESULTS_DIR/latest.png"
   cat "$RESULTS_DIR/$stamp.md"

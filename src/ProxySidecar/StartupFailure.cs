@@ -12,7 +12,7 @@ internal sealed class SidecarStartupException(string message, Exception? inner =
 /// Turns configuration and certificate errors at start-up into a readable message and exit code 2,
 /// instead of an unhandled-exception crash dump.
 /// </summary>
-internal static class StartupFailure
+internal static partial class StartupFailure
 {
     public const int ExitCode = 2;
 
@@ -45,29 +45,21 @@ internal static class StartupFailure
 
     /// <summary>
     /// The configuration binder's "Failed to convert configuration value 'v' at 'key' to type 'T'." as
-    /// "key: "v" is not a T. How such values are written."
+    /// "key: "v" is not a T. How such values are written." (The compile-time binder, which the sidecar uses,
+    /// writes the same message as the reflection-based one.)
     /// </summary>
     internal static string DescribeConversion(string message)
     {
-        var match = System.Text.RegularExpressions.Regex.Match(
-            message,
-            "^Failed to convert configuration value '(?<value>.*)' at '(?<key>[^']*)' to type '(?<type>[^']*)'",
-            System.Text.RegularExpressions.RegexOptions.Singleline,
-            TimeSpan.FromSeconds(1));
+        var match = ConversionPattern().Match(message);
         if (!match.Success)
         {
             return message;
         }
 
         var key = match.Groups["key"].Value;
-        var value = match.Groups["value"].Value;
         var typeName = match.Groups["type"].Value;
-        var type = Type.GetType(typeName) ?? typeof(StartupFailure).Assembly.GetType(typeName);
-        if (type is not null && Nullable.GetUnderlyingType(type) is { } underlying)
-        {
-            type = underlying;
-        }
-
+        var nullable = NullablePattern().Match(typeName);
+        var type = Array.Find(ConvertibleTypes, t => t.FullName == (nullable.Success ? nullable.Groups["inner"].Value : typeName));
         var hint = type switch
         {
             _ when type == typeof(TimeSpan) => "a time span. Write it as hh:mm:ss, e.g. \"00:00:05\" (or d.hh:mm:ss for days).",
@@ -76,8 +68,28 @@ internal static class StartupFailure
             { IsEnum: true } => "one of: " + string.Join(", ", Enum.GetNames(type)) + ".",
             _ => $"a valid {typeName}.",
         };
-        return $"{key}: \"{value}\" is not valid here. Use {hint}";
+        return $"{key}: \"{match.Groups["value"].Value}\" is not valid here. Use {hint}";
     }
+
+    /// <summary>
+    /// The types of the settings a value can fail to convert to, looked up by the name in the binder's message
+    /// (by a list, not by reflection, so that this works in a trimmed Native AOT build).
+    /// </summary>
+    internal static readonly Type[] ConvertibleTypes =
+    [
+        typeof(TimeSpan), typeof(bool), typeof(int), typeof(long),
+        typeof(Proxy.UpstreamProtocol), typeof(Tls.ClientCertificateMode),
+    ];
+
+    [System.Text.RegularExpressions.GeneratedRegex(
+        "^Failed to convert configuration value '(?<value>.*)' at '(?<key>[^']*)' to type '(?<type>[^']*)'",
+        System.Text.RegularExpressions.RegexOptions.Singleline,
+        matchTimeoutMilliseconds: 1000)]
+    private static partial System.Text.RegularExpressions.Regex ConversionPattern();
+
+    /// <summary>Nullable&lt;T&gt; as Type.ToString() or Type.FullName writes it.</summary>
+    [System.Text.RegularExpressions.GeneratedRegex(@"^System\.Nullable`1\[\[?(?<inner>[^,\]]+)", System.Text.RegularExpressions.RegexOptions.None, matchTimeoutMilliseconds: 1000)]
+    private static partial System.Text.RegularExpressions.Regex NullablePattern();
 
     private static void Collect(Exception error, List<string> problems)
     {

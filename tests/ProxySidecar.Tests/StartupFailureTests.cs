@@ -41,6 +41,16 @@ public sealed class StartupFailureTests
     }
 
     [Fact]
+    public void Describe_EnumSettingThatDoesNotConvert_ListsTheNames()
+    {
+        var error = new InvalidOperationException("Failed to convert configuration value 'Sometimes' at 'Sidecar:Tls:ClientCertificates:Mode' to type 'ProxySidecar.Tls.ClientCertificateMode'.");
+
+        var problem = Assert.Single(StartupFailure.Describe(error));
+
+        Assert.Contains("None, Allow", problem, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Describe_UnrelatedError_Empty()
     {
         Assert.Empty(StartupFailure.Describe(new InvalidOperationException("something else")));

@@ -18,7 +18,7 @@ internal sealed class StatusEndpoint(
     IProxyStateLookup proxyState,
     IEnumerable<IStatusContributor> contributors) : IAdminEndpoint
 {
-    private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web) { WriteIndented = true };
+    private static readonly JsonSerializerOptions Json = StatusJsonContext.Default.Options;
     private static readonly string Version =
         typeof(StatusEndpoint).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "unknown";
 
@@ -79,7 +79,8 @@ internal sealed class StatusEndpoint(
         };
         foreach (var contributor in _contributors)
         {
-            status[contributor.Name] = JsonSerializer.SerializeToNode(contributor.GetStatus(), Json);
+            var section = contributor.GetStatus();
+            status[contributor.Name] = JsonSerializer.SerializeToNode(section, section.GetType(), StatusJsonContext.Default);
         }
 
         return status;

@@ -1,3 +1,4 @@
+using System.Diagnostics.CodeAnalysis;
 using Microsoft.Extensions.Options;
 
 namespace ProxySidecar.Configuration;
@@ -7,7 +8,7 @@ namespace ProxySidecar.Configuration;
 /// after a reload that does not validate (the monitor drops its cached value before validating the new
 /// one), so readers on the request and probe paths use this instead: a bad reload keeps the last good value.
 /// </summary>
-internal sealed class LastGoodOptions<TOptions> : IDisposable
+internal sealed class LastGoodOptions<[DynamicallyAccessedMembers(DynamicallyAccessedMemberTypes.PublicParameterlessConstructor)] TOptions> : IDisposable
     where TOptions : class
 {
     private readonly IDisposable? _subscription;

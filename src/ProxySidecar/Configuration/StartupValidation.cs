@@ -1,3 +1,4 @@
+using System.Diagnostics.CodeAnalysis;
 using Microsoft.Extensions.Options;
 using ProxySidecar.Hosting;
 using ProxySidecar.Logging;
@@ -47,7 +48,8 @@ internal static class StartupValidation
         error is OptionsValidationException
         || (error is InvalidOperationException && error.Message.StartsWith("Failed to convert configuration value", StringComparison.Ordinal));
 
-    private static void Check<TOptions>(IServiceProvider services, List<Exception> failures)
+    private static void Check<[DynamicallyAccessedMembers(DynamicallyAccessedMemberTypes.PublicParameterlessConstructor)] TOptions>(
+        IServiceProvider services, List<Exception> failures)
         where TOptions : class
     {
         try

@@ -106,10 +106,10 @@ internal sealed class AccessLogWriter : IDisposable
     /// <summary>True when access-log lines are written here; false when they go through the logging pipeline.</summary>
     public bool InUse { get; }
 
-    /// <summary>Lines written so far.</summary>
+    /// <summary>Lines the sink has taken so far.</summary>
     public long Written => Interlocked.Read(ref _written);
 
-    /// <summary>Lines dropped because the queue was full (stdout too slow) or the writer had stopped.</summary>
+    /// <summary>Lines dropped: the queue was full (stdout too slow), the writer had stopped, or stdout failed.</summary>
     public long Dropped => Interlocked.Read(ref _dropped);
 
     public void Write(in AccessLogEntry entry)
@@ -226,6 +226,7 @@ internal sealed class AccessLogWriter : IDisposable
         var line = new ArrayBufferWriter<byte>(1024);
         var batch = new byte[MaxWrite];
         var batched = 0;
+        var batchedLines = 0;
         using var json = new Utf8JsonWriter(line, new JsonWriterOptions { Indented = false, SkipValidation = true });
         var reader = _queue.Reader;
         while (WaitForLines(reader))
@@ -238,27 +239,28 @@ internal sealed class AccessLogWriter : IDisposable
                 var formatted = line.WrittenSpan;
                 if (batched + formatted.Length > MaxWrite && batched > 0)
                 {
-                    Flush(batch.AsSpan(0, batched));
+                    Flush(batch.AsSpan(0, batched), batchedLines);
                     batched = 0;
+                    batchedLines = 0;
                 }
 
                 if (formatted.Length > MaxWrite)
                 {
-                    Flush(formatted);
+                    Flush(formatted, 1);
                 }
                 else
                 {
                     formatted.CopyTo(batch.AsSpan(batched));
                     batched += formatted.Length;
+                    batchedLines++;
                 }
-
-                Interlocked.Increment(ref _written);
             }
 
             if (batched > 0)
             {
-                Flush(batch.AsSpan(0, batched));
+                Flush(batch.AsSpan(0, batched), batchedLines);
                 batched = 0;
+                batchedLines = 0;
             }
         }
     }
@@ -269,15 +271,18 @@ internal sealed class AccessLogWriter : IDisposable
         return wait.IsCompleted ? wait.Result : wait.AsTask().GetAwaiter().GetResult();
     }
 
-    private void Flush(ReadOnlySpan<byte> lines)
+    /// <summary>Writes whole lines; they count as written once the sink has them, as dropped if it failed.</summary>
+    private void Flush(ReadOnlySpan<byte> lines, int count)
     {
         try
         {
             _sink.Write(lines);
+            Interlocked.Add(ref _written, count);
         }
         catch (IOException)
         {
-            // stdout closed (the reader went away): the lines are lost, as they would be for any logger.
+            // stdout closed (the reader went away): the lines are lost.
+            Interlocked.Add(ref _dropped, count);
         }
     }
 }

@@ -35,17 +35,29 @@ internal sealed class ClientCertificateStatus(ClientCertificateAuthority authori
         var bundle = authority.Current;
         var reload = authority.LastReload;
         var error = authority.LastError;
-        return new
-        {
-            mode = authority.Mode.ToString(),
-            caPath = bundle?.Source,
-            caSubjects = bundle?.Subjects,
-            reloads = new { succeeded = authority.ReloadsSucceeded, failed = authority.ReloadsFailed },
-            lastReload = reload is null ? null : new { at = reload.At, result = reload.Outcome, error = reload.Error },
-            lastError = error is null ? null : new { at = error.At, error = error.Error },
-        };
+        return new ClientCertificateStatusBody(
+            authority.Mode.ToString(),
+            bundle?.Source,
+            bundle?.Subjects,
+            new ReloadCounts(authority.ReloadsSucceeded, authority.ReloadsFailed),
+            reload is null ? null : new ReloadStatus(reload.At, reload.Outcome, reload.Error),
+            error is null ? null : new ReloadErrorStatus(error.At, error.Error));
     }
 }
+
+internal sealed record ClientCertificateStatusBody(
+    string Mode,
+    string? CaPath,
+    IReadOnlyList<string>? CaSubjects,
+    ReloadCounts Reloads,
+    ReloadStatus? LastReload,
+    ReloadErrorStatus? LastError);
+
+internal sealed record ReloadCounts(long Succeeded, long Failed);
+
+internal sealed record ReloadStatus(DateTimeOffset At, string Result, string? Error);
+
+internal sealed record ReloadErrorStatus(DateTimeOffset At, string? Error);
 
 /// <summary>The <c>tlsPolicy</c> section of /status: where the cipher policy is enforced, and so whether sessions resume.</summary>
 internal sealed class TlsPolicyStatus : IStatusContributor

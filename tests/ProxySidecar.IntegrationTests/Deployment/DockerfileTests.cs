@@ -48,6 +48,22 @@ public sealed class DockerfileTests(ITestOutputHelper output)
         Assert.EndsWith("/ProxySidecar.dll", argv[1], StringComparison.Ordinal);
     }
 
+    /// <summary>The opt-in Native AOT image (<c>docker build --target aot</c>) keeps the default image's promises.</summary>
+    [Fact]
+    public void AotStage_NativeExecutableWithTheDefaultImagesPortsUserAndTmp()
+    {
+        var aot = Assert.Single(File.Value.Stages, s => s.Name == "aot");
+        var runtime = File.Value.Stages[^1];
+        var build = Assert.Single(File.Value.Stages, s => s.Name == "build-aot");
+
+        Assert.Equal("mcr.microsoft.com/dotnet/runtime-deps:10.0", aot.From);
+        Assert.Equal<string>(["/app/ProxySidecar"], JsonSerializer.Deserialize<string[]>(Assert.Single(aot.Arguments("ENTRYPOINT")))!);
+        Assert.Equal(runtime.Arguments("EXPOSE"), aot.Arguments("EXPOSE"));
+        Assert.Equal(runtime.Arguments("USER"), aot.Arguments("USER"));
+        Assert.Contains(aot.Arguments("ENV"), e => e.Contains("TMPDIR=/tmp", StringComparison.Ordinal) && e.Contains("HOME=/tmp", StringComparison.Ordinal));
+        Assert.Contains(build.Arguments("RUN"), r => r.StartsWith("dotnet publish", StringComparison.Ordinal) && r.Contains("-p:PublishAot=true", StringComparison.Ordinal));
+    }
+
     [Fact]
     public void NoKeyOrCertificate_IsCopiedIntoTheImage()
     {
@@ -192,7 +208,9 @@ public sealed class DockerfileTests(ITestOutputHelper output)
                 var arguments = line[(space + 1)..].Trim();
                 if (instruction == "FROM")
                 {
-                    stages.Add(new Stage(arguments.Split(' ')[0], []));
+                    var words = arguments.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+                    var name = words.Length == 3 && words[1].Equals("AS", StringComparison.OrdinalIgnoreCase) ? words[2] : null;
+                    stages.Add(new Stage(words[0], [], name));
                 }
                 else
                 {
@@ -205,7 +223,7 @@ public sealed class DockerfileTests(ITestOutputHelper output)
         }
     }
 
-    private sealed record Stage(string From, List<(string Instruction, string Arguments)> Instructions)
+    private sealed record Stage(string From, List<(string Instruction, string Arguments)> Instructions, string? Name = null)
     {
         public IEnumerable<string> Arguments(string instruction) =>
             Instructions.Where(i => i.Instruction == instruction).Select(i => i.Arguments);

@@ -35,17 +35,29 @@ public sealed class SidecarProcess : IDisposable
     /// <summary>The sidecar's entry assembly, copied next to the tests by the project reference.</summary>
     public static string AssemblyPath => Path.Combine(AppContext.BaseDirectory, "ProxySidecar.dll");
 
+    /// <summary>
+    /// When set, the process tests run this executable instead of <c>dotnet exec ProxySidecar.dll</c>: e.g. the
+    /// <c>ProxySidecar</c> of a Native AOT publish (README "Performance"). Unset in CI.
+    /// </summary>
+    public const string ExecutableVariable = "PROXYSIDECAR_TEST_EXECUTABLE";
+
     public static SidecarProcess Start(IDictionary<string, string> environment, string aspnetEnvironment = "Production")
     {
-        var start = new ProcessStartInfo("dotnet")
+        var executable = Environment.GetEnvironmentVariable(ExecutableVariable);
+        var start = new ProcessStartInfo(string.IsNullOrEmpty(executable) ? "dotnet" : executable)
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             UseShellExecute = false,
             WorkingDirectory = AppContext.BaseDirectory,
         };
-        start.ArgumentList.Add("exec");
-        start.ArgumentList.Add(AssemblyPath);
+        if (string.IsNullOrEmpty(executable))
+        {
+            start.ArgumentList.Add("exec");
+            start.ArgumentList.Add(AssemblyPath);
+        }
+
+        start.Environment.Remove(ExecutableVariable);
         foreach (var key in start.Environment.Keys.Where(k => k.StartsWith("Sidecar__", StringComparison.OrdinalIgnoreCase) || k.StartsWith("OTEL_", StringComparison.Ordinal) || k == "OPENSSL_CONF").ToList())
         {
             start.Environment.Remove(key);
