@@ -80,7 +80,7 @@ internal sealed class AccessLogWriter : IDisposable
 
     private readonly IAccessLogSink _sink;
     private readonly Channel<AccessLogEntry> _queue = Channel.CreateBounded<AccessLogEntry>(
-        new BoundedChannelOptions(Capacity) { FullMode = BoundedChannelFullMode.DropWrite, SingleReader = true });
+        new BoundedChannelOptions(Capacity) { FullMode = BoundedChannelFullMode.Wait, SingleReader = true });
 
     private readonly Thread? _thread;
     private long _written;
@@ -115,8 +115,8 @@ internal sealed class AccessLogWriter : IDisposable
     public void Write(in AccessLogEntry entry)
     {
         Debug.Assert(InUse, "Only called when the writer is in use.");
-        // DropWrite reports success even when it drops, so the count is checked against the capacity first.
-        if (_queue.Reader.Count >= Capacity || !_queue.Writer.TryWrite(entry))
+        // With FullMode Wait, TryWrite never waits: it answers false when the queue is full (or completed).
+        if (!_queue.Writer.TryWrite(entry))
         {
             Interlocked.Increment(ref _dropped);
         }

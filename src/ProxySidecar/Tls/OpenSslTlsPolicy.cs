@@ -21,7 +21,7 @@ internal static partial class OpenSslTlsPolicy
     /// <summary>True when this process's OpenSSL enforces the policy from the file.</summary>
     public static bool Applied { get; private set; }
 
-    /// <summary>Why the file is not used, when it is not (for /status and the start-up log).</summary>
+    /// <summary>Why the file is not used, when it is not (shown in /status).</summary>
     public static string? NotAppliedReason { get; private set; } = "not applied yet";
 
     public static void Apply() => Apply(AppContext.BaseDirectory);
