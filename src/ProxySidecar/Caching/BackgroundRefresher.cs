@@ -127,11 +127,7 @@ internal sealed class BackgroundRefresher(IServiceScopeFactory scopes, IHostAppl
 
     // Conditions and cache directives are the cache's own for a refresh; framing headers do not apply to a GET without body.
     private static bool IsExcluded(string name) =>
-        name.Equals(HeaderNames.IfNoneMatch, StringComparison.OrdinalIgnoreCase)
-        || name.Equals(HeaderNames.IfModifiedSince, StringComparison.OrdinalIgnoreCase)
-        || name.Equals(HeaderNames.IfMatch, StringComparison.OrdinalIgnoreCase)
-        || name.Equals(HeaderNames.IfUnmodifiedSince, StringComparison.OrdinalIgnoreCase)
-        || name.Equals(HeaderNames.IfRange, StringComparison.OrdinalIgnoreCase)
+        HttpCacheMiddleware.IsConditionalHeader(name)
         || name.Equals(HeaderNames.Range, StringComparison.OrdinalIgnoreCase)
         || name.Equals(HeaderNames.CacheControl, StringComparison.OrdinalIgnoreCase)
         || name.Equals(HeaderNames.Pragma, StringComparison.OrdinalIgnoreCase)

@@ -369,13 +369,30 @@ internal sealed partial class HttpCacheMiddleware
         }
     }
 
+    /// <summary>The request's conditional header fields (RFC 9110 §13.1).</summary>
+    internal static readonly string[] ConditionalHeaders =
+        [HeaderNames.IfNoneMatch, HeaderNames.IfModifiedSince, HeaderNames.IfMatch, HeaderNames.IfUnmodifiedSince, HeaderNames.IfRange];
+
+    internal static bool IsConditionalHeader(string name)
+    {
+        foreach (var conditional in ConditionalHeaders)
+        {
+            if (name.Equals(conditional, StringComparison.OrdinalIgnoreCase))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
     internal static void SetValidators(IHeaderDictionary headers, CacheEntry entry)
     {
-        headers.Remove(HeaderNames.IfNoneMatch);
-        headers.Remove(HeaderNames.IfModifiedSince);
-        headers.Remove(HeaderNames.IfMatch);
-        headers.Remove(HeaderNames.IfUnmodifiedSince);
-        headers.Remove(HeaderNames.IfRange);
+        foreach (var conditional in ConditionalHeaders)
+        {
+            headers.Remove(conditional);
+        }
+
         if (entry.ETag is { } etag)
         {
             headers.IfNoneMatch = etag;

@@ -86,6 +86,8 @@ public sealed class CacheOperationsTests
         host.Upstream.Map("/p/url", host.Respond(200, ("Cache-Control", "max-age=600"), ("Vary", "Accept-Language")));
         using var en = await host.GetAsync("/p/url?x=1", r => r.Headers.TryAddWithoutValidation("Accept-Language", "en"));
         using var de = await host.GetAsync("/p/url?x=1", r => r.Headers.TryAddWithoutValidation("Accept-Language", "de"));
+        await host.WaitUntilStoredAsync("/p/url?x=1", r => r.Headers.TryAddWithoutValidation("Accept-Language", "en"));
+        await host.WaitUntilStoredAsync("/p/url?x=1", r => r.Headers.TryAddWithoutValidation("Accept-Language", "de"));
         var purger = host.Sidecar.Services.GetRequiredService<IHttpCachePurger>();
 
         var result = await purger.PurgeUrlAsync(new Uri(host.Sidecar.HttpsAddress, "/p/url?x=1"), soft: false, CancellationToken.None);
@@ -110,6 +112,9 @@ public sealed class CacheOperationsTests
         using var app1 = await host.GetAsync("/p/app");
         using var rule1 = await host.GetAsync("/p/rule/x");
         using var untagged1 = await host.GetAsync("/p/untagged");
+        await host.WaitUntilStoredAsync("/p/app");
+        await host.WaitUntilStoredAsync("/p/rule/x");
+        await host.WaitUntilStoredAsync("/p/untagged");
         var purger = host.Sidecar.Services.GetRequiredService<IHttpCachePurger>();
 
         await purger.PurgeTagAsync("catalog", soft: false, CancellationToken.None);
@@ -127,6 +132,7 @@ public sealed class CacheOperationsTests
         await using var host = await CacheTestHost.StartAsync();
         host.Upstream.Fallback = host.Respond(200, ("Cache-Control", "max-age=600"));
         using var a1 = await host.GetAsync("/p/a");
+        await host.WaitUntilStoredAsync("/p/a");
         var purger = host.Sidecar.Services.GetRequiredService<IHttpCachePurger>();
         await purger.PurgeAllAsync(soft: false, CancellationToken.None);
         using var a2 = await host.GetAsync("/p/a");

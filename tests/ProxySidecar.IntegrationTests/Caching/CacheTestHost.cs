@@ -98,6 +98,31 @@ public sealed class CacheTestHost : IAsyncDisposable
     /// <summary>Requests received by the app for <paramref name="path"/>.</summary>
     public int Hits(string path) => Upstream.Received.Count(r => r.Path == path);
 
+    /// <summary>
+    /// Waits until the response for <paramref name="path"/> is stored: the cache writes an entry after the client's
+    /// response has completed, so a test that purges right after a miss could otherwise run before the write.
+    /// Polls with GETs until one is a hit (hits never reach the app, so the app's counts stay as they were).
+    /// </summary>
+    public async Task WaitUntilStoredAsync(string path, Action<HttpRequestMessage>? configure = null)
+    {
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
+        while (true)
+        {
+            using var response = await GetAsync(path, configure);
+            if (response.CacheStatus().Contains("; hit", StringComparison.Ordinal))
+            {
+                return;
+            }
+
+            if (DateTime.UtcNow > deadline)
+            {
+                throw new TimeoutException($"{path} was never served from the cache: {response.CacheStatus()}");
+            }
+
+            await Task.Delay(10);
+        }
+    }
+
     /// <summary>Polls until <paramref name="condition"/> holds (background work), failing after a few seconds.</summary>
     public static async Task EventuallyAsync(Func<bool> condition, string because)
     {
