@@ -27,9 +27,10 @@ SERVER_CPU="${SERVER_CPU:-1}"       # core for the server under test (and the sh
 LOAD_CPU="${LOAD_CPU:-0}"           # core for the load generator
 SCENARIOS="${SCENARIOS:-h1-1k h1-64k h1-1k-hit h1-64k-hit h2-1k h2-1k-hit newconn-1k newfull-1k}"
 NOLOG_VARIANT="${NOLOG_VARIANT:-1}" # 1: also run the sidecar with its access log off in h1-1k
+FLOOR="${FLOOR:-1}"                 # 1: also run the framework floor (bench/floor: Kestrel + YARP, + stock OutputCaching)
 SIDECAR_VARIANT_ENV="${SIDECAR_VARIANT_ENV:-}" # e.g. "DOTNET_TieredPGO=0": adds contender sidecar-variant to proxied scenarios
 SKIP_BUILD="${SKIP_BUILD:-0}"
-AOT="${AOT:-0}"                     # 1: the sidecar is the Native AOT build (bench/work/publish-aot)
+AOT="${AOT:-1}"                     # 1 (default, what the image ships): the Native AOT build (bench/work/publish-aot); 0: the JIT build
 PORT_BASE="${PORT_BASE:-18000}"
 PYTHON="${PYTHON:-/usr/bin/python3}"
 
@@ -38,6 +39,8 @@ RUN="${RUN:-$WORK/run}"
 RESULTS_DIR="$BENCH_DIR/results"
 PUBLISH="$WORK/publish"
 [ "$AOT" = 1 ] && PUBLISH="$WORK/publish-aot"
+FLOOR_PUBLISH="$WORK/publish-floor"
+[ "$AOT" = 1 ] && FLOOR_PUBLISH="$WORK/publish-floor-aot"
 
 ORIGIN_PORT=$((PORT_BASE + 80))
 NGINX_PORT=$((PORT_BASE + 443))
@@ -47,6 +50,8 @@ SIDECAR_CACHE_PORT=$((PORT_BASE + 446))
 SIDECAR_NOLOG_PORT=$((PORT_BASE + 447))
 SIDECAR_VARIANT_PORT=$((PORT_BASE + 448))
 STARTUP_PORT=$((PORT_BASE + 449))
+FLOOR_PORT=$((PORT_BASE + 450))
+FLOOR_CACHE_PORT=$((PORT_BASE + 451))
 ADMIN_BASE=$((PORT_BASE + 900))
 
 log() { printf '[bench %s] %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
@@ -122,6 +127,16 @@ publish_sidecar() {
   log "publishing the sidecar (Release${aot:+, Native AOT}) to $PUBLISH"
   dotnet publish "$REPO_DIR/src/ProxySidecar/ProxySidecar.csproj" -c Release "${aot[@]}" -o "$PUBLISH" -nologo -v quiet \
     > "$RUN/logs/publish.log" 2>&1 || { cat "$RUN/logs/publish.log" >&2; die "dotnet publish failed"; }
+}
+
+# the floor is built like the sidecar (JIT, or Native AOT with AOT=1)
+publish_floor() {
+  local aot=()
+  [ "$AOT" = 1 ] && aot=(-r linux-x64 -p:PublishAot=true)
+  if [ "$SKIP_BUILD" = 1 ] && { [ -f "$FLOOR_PUBLISH/Floor.dll" ] || [ -x "$FLOOR_PUBLISH/Floor" ]; }; then return; fi
+  log "publishing the floor (Release${aot:+, Native AOT}) to $FLOOR_PUBLISH"
+  dotnet publish "$BENCH_DIR/floor/Floor.csproj" -c Release "${aot[@]}" -o "$FLOOR_PUBLISH" -nologo -v quiet \
+    > "$RUN/logs/publish-floor.log" 2>&1 || { cat "$RUN/logs/publish-floor.log" >&2; die "dotnet publish of the floor failed"; }
 }
 
 # nginx.conf for one instance; $1 name, $2 kind (origin|proxy|cache), $3 port
@@ -222,9 +237,12 @@ sidecar_env() {
 }
 
 # sidecar_cmd dir: the command that starts a published sidecar in dir: `dotnet ProxySidecar.dll`, or the
-# native executable when dir holds a Native AOT publish (no ProxySidecar.dll there)
+# native executable when dir holds a Native AOT publish (no ProxySidecar.dll there), or the floor (bench/floor)
 sidecar_cmd() {
-  if [ -f "$1/ProxySidecar.dll" ]; then echo "dotnet ProxySidecar.dll"; else echo "./ProxySidecar"; fi
+  if [ -f "$1/ProxySidecar.dll" ]; then echo "dotnet ProxySidecar.dll"
+  elif [ -f "$1/Floor.dll" ]; then echo "dotnet Floor.dll"
+  elif [ -x "$1/Floor" ]; then echo "./Floor"
+  else echo "./ProxySidecar"; fi
 }
 
 start_sidecar() { # name port adminport [VAR=value ...]; SIDECAR_DIR overrides the published directory
@@ -285,14 +303,20 @@ scenario_path() { case "$1" in *64k*) echo /64k.bin ;; *) echo /1k.bin ;; esac; 
 
 scenario_contenders() {
   case "$1" in
-    *-hit) echo "sidecar-cache nginx-cache" ;;
+    *-hit)
+      local c="sidecar-cache nginx-cache"
+      [ "$FLOOR" = 1 ] && c="$c floor-cache"
+      echo "$c" ;;
+    new*) echo "sidecar nginx" ;;
     h1-1k)
       local c="sidecar nginx"
+      [ "$FLOOR" = 1 ] && c="$c floor"
       [ "$NOLOG_VARIANT" = 1 ] && c="$c sidecar-nolog"
       [ -n "$SIDECAR_VARIANT_ENV" ] && c="$c sidecar-variant"
       echo "$c" ;;
     *)
       local c="sidecar nginx"
+      [ "$FLOOR" = 1 ] && c="$c floor"
       [ -n "$SIDECAR_VARIANT_ENV" ] && c="$c sidecar-variant"
       echo "$c" ;;
   esac
@@ -342,10 +366,11 @@ check_ports() {
 # ---------------------------------------------------------------- main
 main() {
   check_ports "$ORIGIN_PORT" "$NGINX_PORT" "$NGINX_CACHE_PORT" "$SIDECAR_PORT" "$SIDECAR_CACHE_PORT" \
-    "$SIDECAR_NOLOG_PORT" "$SIDECAR_VARIANT_PORT" "$STARTUP_PORT" $(seq "$ADMIN_BASE" "$((ADMIN_BASE + 9))")
+    "$SIDECAR_NOLOG_PORT" "$SIDECAR_VARIANT_PORT" "$STARTUP_PORT" "$FLOOR_PORT" "$FLOOR_CACHE_PORT" $(seq "$ADMIN_BASE" "$((ADMIN_BASE + 9))")
   ensure_tools
   prepare_files
   publish_sidecar
+  [ "$FLOOR" = 1 ] && publish_floor
   local started_at
   started_at="$(date -u +%Y-%m-%dT%H:%M:%SZ)"
 
@@ -371,6 +396,10 @@ main() {
   start_sidecar sidecar-cache "$SIDECAR_CACHE_PORT" "$((ADMIN_BASE + 6))" Sidecar__Cache__Enabled=true
   [ "$NOLOG_VARIANT" = 1 ] && start_sidecar sidecar-nolog "$SIDECAR_NOLOG_PORT" "$((ADMIN_BASE + 7))" \
     Sidecar__Cache__Enabled=false Sidecar__AccessLog__Enabled=false
+  if [ "$FLOOR" = 1 ]; then
+    SIDECAR_DIR="$FLOOR_PUBLISH" start_sidecar floor "$FLOOR_PORT" 0 Sidecar__Cache__Enabled=false
+    SIDECAR_DIR="$FLOOR_PUBLISH" start_sidecar floor-cache "$FLOOR_CACHE_PORT" 0 Sidecar__Cache__Enabled=true
+  fi
   # shellcheck disable=SC2086
   [ -n "$SIDECAR_VARIANT_ENV" ] && start_sidecar sidecar-variant "$SIDECAR_VARIANT_PORT" "$((ADMIN_BASE + 8))" \
     Sidecar__Cache__Enabled=false $SIDECAR_VARIANT_ENV
@@ -421,7 +450,7 @@ main() {
   stamp="$(date -u +%Y%m%d-%H%M%S)"
   "$PYTHON" "$BENCH_DIR/lib/report.py" --run "$RUN" --out "$RESULTS_DIR/$stamp" \
     --started "$started_at" --repo "$REPO_DIR" \
-    --settings "DURATION=$DURATION ROUNDS=$ROUNDS WARMUP=$WARMUP WARMUP_EACH=$WARMUP_EACH CONNS=$CONNS H2_CLIENTS=$H2_CLIENTS H2_STREAMS=$H2_STREAMS NEWCONN_CONNS=$NEWCONN_CONNS SERVER_CPU=$SERVER_CPU LOAD_CPU=$LOAD_CPU AOT=$AOT${SIDECAR_VARIANT_ENV:+ SIDECAR_VARIANT_ENV=\"$SIDECAR_VARIANT_ENV\"}"
+    --settings "DURATION=$DURATION ROUNDS=$ROUNDS WARMUP=$WARMUP WARMUP_EACH=$WARMUP_EACH CONNS=$CONNS H2_CLIENTS=$H2_CLIENTS H2_STREAMS=$H2_STREAMS NEWCONN_CONNS=$NEWCONN_CONNS SERVER_CPU=$SERVER_CPU LOAD_CPU=$LOAD_CPU AOT=$AOT FLOOR=$FLOOR${SIDECAR_VARIANT_ENV:+ SIDECAR_VARIANT_ENV=\"$SIDECAR_VARIANT_ENV\"}"
   cp "$RESULTS_DIR/$stamp.md" "$RESULTS_DIR/latest.md"
   [ -f "$RESULTS_DIR/$stamp.png" ] && cp "$RESULTS_DIR/$stamp.png" "$RESULTS_DIR/latest.png"
   cat "$RESULTS_DIR/$stamp.md"

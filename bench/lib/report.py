@@ -23,7 +23,11 @@ SCENARIOS = {
 }
 
 # which nginx each sidecar contender is compared with
-BASELINE = {"sidecar": "nginx", "sidecar-nolog": "nginx", "sidecar-variant": "nginx", "sidecar-cache": "nginx-cache"}
+BASELINE = {"sidecar": "nginx", "sidecar-nolog": "nginx", "sidecar-variant": "nginx", "sidecar-cache": "nginx-cache",
+            "floor": "nginx", "floor-cache": "nginx-cache"}
+
+# which floor (the framework stack alone, bench/floor) each sidecar contender is compared with
+FLOOR = {"sidecar": "floor", "sidecar-nolog": "floor", "sidecar-variant": "floor", "sidecar-cache": "floor-cache"}
 
 CONTENDER_NOTE = {
     "sidecar": "sidecar, default settings (access log on)",
@@ -32,6 +36,8 @@ CONTENDER_NOTE = {
     "sidecar-cache": "sidecar, cache on",
     "nginx": "nginx proxy_pass",
     "nginx-cache": "nginx proxy_cache",
+    "floor": "floor: Kestrel + YARP alone",
+    "floor-cache": "floor: Kestrel + YARP + stock OutputCaching",
 }
 
 UNIT = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0}
@@ -187,9 +193,12 @@ def main():
         "- Server under test and the shared origin (nginx, plain HTTP, keep-alive) on one core, the load generator on the other.",
         "- req/s, p50/p99 latency and server CPU per request are medians over the interleaved rounds;",
         "  ratio = sidecar req/s ÷ nginx req/s in the same run (above 1.0: the sidecar is faster).",
+        "- The floor (bench/floor) is Kestrel + YARP with the same certificate and runtime settings and nothing of the",
+        "  sidecar's own (no RFC 9111 logic, logging, telemetry or admin listener); with the cache, stock OutputCaching",
+        "  storing every GET for 60 s. ÷ floor = sidecar req/s ÷ floor req/s: what the sidecar's own work costs.",
         "",
-        "| scenario | contender | req/s | p50 ms | p99 ms | server CPU µs/req | ratio | req/s per round | notes |",
-        "|---|---|---:|---:|---:|---:|---:|---|---|",
+        "| scenario | contender | req/s | p50 ms | p99 ms | server CPU µs/req | ratio | ÷ floor | req/s per round | notes |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---|---|",
     ]
     ratios = []
     scenario_order = [s for s in SCENARIOS if any(k[0] == s for k in summary)]
@@ -203,6 +212,10 @@ def main():
             if base and base["rps"] and s["rps"]:
                 ratio = s["rps"] / base["rps"]
                 ratios.append((scenario, contender, ratio))
+            of_floor = None
+            floor = summary.get((scenario, FLOOR.get(contender, "")))
+            if floor and floor["rps"] and s["rps"]:
+                of_floor = s["rps"] / floor["rps"]
             notes = []
             if s["empty"]:
                 notes.append(f"{s['empty']} round(s) without a single completed request")
@@ -217,7 +230,7 @@ def main():
             lines.append(
                 f"| {SCENARIOS[scenario]} | {CONTENDER_NOTE.get(contender, contender)} | {fmt(s['rps'])} | "
                 f"{fmt(s['p50'], 2)} | {fmt(s['p99'], 2)} | {fmt(s['cpu_us_per_req'], 1)} | "
-                f"{fmt(ratio, 2)} | {rounds_text} | {'; '.join(notes)} |")
+                f"{fmt(ratio, 2)} | {fmt(of_floor, 2)} | {rounds_text} | {'; '.join(notes)} |")
     if warmups:
         lines += ["", "First seconds under load (cold process, keep-alive 1 KiB; the cache contenders on hits):", "",
                   "| contender | req/s | server CPU µs/req |", "|---|---:|---:|"]
@@ -262,7 +275,7 @@ def main():
               for s, c, _ in ratios]
     values = [r for _, _, r in ratios]
     fig, ax = plt.subplots(figsize=(10, 0.55 * len(values) + 1.6))
-    colors = ["#2a9d8f" if v >= 1 else "#e76f51" for v in values]
+    colors = ["#9e9e9e" if c.startswith("floor") else "#2a9d8f" if v >= 1 else "#e76f51" for (_, c, _), v in zip(ratios, values)]
     ax.barh(range(len(values)), values, color=colors)
     ax.set_yticks(range(len(values)), labels, fontsize=8)
     ax.invert_yaxis()

@@ -13,55 +13,71 @@ public sealed class DockerfileTests(ITestOutputHelper output)
 {
     private static readonly Lazy<Dockerfile> File = new(() => Dockerfile.Parse(System.IO.File.ReadAllText(RepositoryRoot.Combine("Dockerfile"))));
 
+    private static Stage JitStage => Assert.Single(File.Value.Stages, s => s.Name == "jit");
+
+    /// <summary>The default image (the last stage) is the Native AOT executable on runtime-deps: no .NET runtime in it.</summary>
     [Fact]
-    public void Runtime_IsTheAspNetImage()
+    public void DefaultImage_IsTheNativeAotExecutableOnRuntimeDeps()
     {
-        Assert.Equal("mcr.microsoft.com/dotnet/aspnet:10.0", File.Value.Stages[^1].From);
-        Assert.True(File.Value.Stages.Count >= 2, "a multi-stage build");
+        var runtime = File.Value.Stages[^1];
+        var build = Assert.Single(File.Value.Stages, s => s.Name == "build-aot");
+
+        Assert.Equal("aot", runtime.Name);
+        Assert.Equal("mcr.microsoft.com/dotnet/runtime-deps:10.0", runtime.From);
+        Assert.Equal<string>(["/app/ProxySidecar"], JsonSerializer.Deserialize<string[]>(Assert.Single(runtime.Arguments("ENTRYPOINT")))!);
+        Assert.Contains(runtime.Arguments("COPY"), c => c.StartsWith("--from=build-aot ", StringComparison.Ordinal));
+        Assert.Contains(build.Arguments("RUN"), r => r.StartsWith("dotnet publish", StringComparison.Ordinal) && r.Contains("-p:PublishAot=true", StringComparison.Ordinal));
+    }
+
+    /// <summary>The publish that tests/run.sh tests is the one the image builds: same project, configuration, runtime and AOT switch.</summary>
+    [Fact]
+    public void DefaultImage_PublishesWhatTheTestSuiteTests()
+    {
+        var publish = Assert.Single(Assert.Single(File.Value.Stages, s => s.Name == "build-aot").Arguments("RUN"), r => r.StartsWith("dotnet publish", StringComparison.Ordinal));
+        var suite = System.IO.File.ReadAllLines(RepositoryRoot.Combine("tests/run.sh")).Single(l => l.Contains("dotnet publish", StringComparison.Ordinal));
+
+        foreach (var part in new[] { "src/ProxySidecar/ProxySidecar.csproj", "-c Release", "-r linux-x64", "-p:PublishAot=true" })
+        {
+            Assert.Contains(part, publish, StringComparison.Ordinal);
+            Assert.Contains(part, suite, StringComparison.Ordinal);
+        }
     }
 
     [Fact]
     public void Expose_MatchesTheApplicationsDefaultPorts()
     {
         var hosting = new HostingOptions();
-        var exposed = File.Value.Stages[^1].Arguments("EXPOSE").SelectMany(a => a.Split(' ', StringSplitOptions.RemoveEmptyEntries)).Select(p => int.Parse(p.Split('/')[0], System.Globalization.CultureInfo.InvariantCulture));
+        foreach (var stage in new[] { File.Value.Stages[^1], JitStage })
+        {
+            var exposed = stage.Arguments("EXPOSE").SelectMany(a => a.Split(' ', StringSplitOptions.RemoveEmptyEntries)).Select(p => int.Parse(p.Split('/')[0], System.Globalization.CultureInfo.InvariantCulture));
 
-        Assert.Equal(new[] { hosting.HttpsPort, hosting.AdminPort }.Order(), exposed.Order());
+            Assert.Equal(new[] { hosting.HttpsPort, hosting.AdminPort }.Order(), exposed.Order());
+        }
     }
 
     [Fact]
     public void User_IsNotRoot()
     {
-        var user = Assert.Single(File.Value.Stages[^1].Arguments("USER")).Split(':')[0];
+        foreach (var stage in new[] { File.Value.Stages[^1], JitStage })
+        {
+            var user = Assert.Single(stage.Arguments("USER")).Split(':')[0];
 
-        Assert.True(user is "$APP_UID" or "${APP_UID}" || (int.TryParse(user, out var uid) && uid > 0), $"USER {user} is root or unknown");
+            Assert.True(user is "$APP_UID" or "${APP_UID}" || (int.TryParse(user, out var uid) && uid > 0), $"USER {user} is root or unknown");
+        }
     }
 
+    /// <summary>The framework-dependent image (<c>docker build --target jit</c>) on the ASP.NET runtime.</summary>
     [Fact]
-    public void Entrypoint_IsExecFormRunningProxySidecarDll()
+    public void JitStage_RunsProxySidecarDllOnTheAspNetImage()
     {
-        var entrypoint = Assert.Single(File.Value.Stages[^1].Arguments("ENTRYPOINT"));
-        var argv = JsonSerializer.Deserialize<string[]>(entrypoint);
+        var jit = JitStage;
+        var argv = JsonSerializer.Deserialize<string[]>(Assert.Single(jit.Arguments("ENTRYPOINT")));
 
+        Assert.Equal("mcr.microsoft.com/dotnet/aspnet:10.0", jit.From);
         Assert.NotNull(argv);
         Assert.Equal("dotnet", argv[0]);
         Assert.EndsWith("/ProxySidecar.dll", argv[1], StringComparison.Ordinal);
-    }
-
-    /// <summary>The opt-in Native AOT image (<c>docker build --target aot</c>) keeps the default image's promises.</summary>
-    [Fact]
-    public void AotStage_NativeExecutableWithTheDefaultImagesPortsUserAndTmp()
-    {
-        var aot = Assert.Single(File.Value.Stages, s => s.Name == "aot");
-        var runtime = File.Value.Stages[^1];
-        var build = Assert.Single(File.Value.Stages, s => s.Name == "build-aot");
-
-        Assert.Equal("mcr.microsoft.com/dotnet/runtime-deps:10.0", aot.From);
-        Assert.Equal<string>(["/app/ProxySidecar"], JsonSerializer.Deserialize<string[]>(Assert.Single(aot.Arguments("ENTRYPOINT")))!);
-        Assert.Equal(runtime.Arguments("EXPOSE"), aot.Arguments("EXPOSE"));
-        Assert.Equal(runtime.Arguments("USER"), aot.Arguments("USER"));
-        Assert.Contains(aot.Arguments("ENV"), e => e.Contains("TMPDIR=/tmp", StringComparison.Ordinal) && e.Contains("HOME=/tmp", StringComparison.Ordinal));
-        Assert.Contains(build.Arguments("RUN"), r => r.StartsWith("dotnet publish", StringComparison.Ordinal) && r.Contains("-p:PublishAot=true", StringComparison.Ordinal));
+        Assert.Contains(jit.Arguments("COPY"), c => c.StartsWith("--from=build ", StringComparison.Ordinal));
     }
 
     [Fact]
@@ -80,13 +96,19 @@ public sealed class DockerfileTests(ITestOutputHelper output)
     [Fact]
     public void Runtime_WritesNothingOutsideTmp()
     {
-        var env = File.Value.Stages[^1].Arguments("ENV");
+        foreach (var stage in new[] { File.Value.Stages[^1], JitStage })
+        {
+            var env = stage.Arguments("ENV");
 
-        Assert.Contains(env, e => e.Contains("TMPDIR=/tmp", StringComparison.Ordinal));
-        Assert.Contains(env, e => e.Contains("HOME=/tmp", StringComparison.Ordinal));
+            Assert.Contains(env, e => e.Contains("TMPDIR=/tmp", StringComparison.Ordinal));
+            Assert.Contains(env, e => e.Contains("HOME=/tmp", StringComparison.Ordinal));
+        }
     }
 
-    /// <summary>Runs the build stage as Docker would: its COPY instructions into a fresh directory, then its RUN commands (about 30 s, once).</summary>
+    /// <summary>
+    /// Runs the framework-dependent build stage as Docker would: its COPY instructions into a fresh directory, then its
+    /// RUN commands (about 30 s, once). The AOT stage's publish is the one tests/run.sh runs and tests.
+    /// </summary>
     [Fact]
     [Trait("Category", "Slow")]
     public void BuildStage_CopyRestorePublish_ProducesProxySidecarDll()
