@@ -10,9 +10,13 @@ public sealed class RepositoryLayoutTests
     {
         var readme = File.ReadAllText(Path.Combine(Root, "README.md"));
         var ci = File.ReadAllLines(Path.Combine(Root, ".ci", "run"));
-        var command = ci.Single(line => line.StartsWith("dotnet test", StringComparison.Ordinal));
+        var marker = Array.FindIndex(ci, line => line.Trim() == "# The test command, exactly as README.md gives it:");
+        Assert.True(marker >= 0 && marker + 1 < ci.Length, ".ci/run names no test command");
+        var command = ci[marker + 1].Trim();
 
+        Assert.Equal("bash tests/run.sh", command);
         Assert.Contains("\n" + command + "\n", readme.Replace("\r\n", "\n", StringComparison.Ordinal), StringComparison.Ordinal);
+        Assert.True(File.Exists(Path.Combine(Root, "tests", "run.sh")), "tests/run.sh");
     }
 
     [Theory]
