@@ -162,6 +162,13 @@ internal static class PrometheusText
         }
     }
 
+    /// <summary>Booleans as true/false (as OpenTelemetry writes them, e.g. otel_metric_overflow="true"), the rest invariant.</summary>
+    internal static string LabelValue(object? value) => value switch
+    {
+        bool b => b ? "true" : "false",
+        _ => Convert.ToString(value, CultureInfo.InvariantCulture) ?? string.Empty,
+    };
+
     private static string Labels(ReadOnlyTagCollection tags)
     {
         if (tags.Count == 0)
@@ -175,7 +182,7 @@ internal static class PrometheusText
             builder.Append(builder.Length == 0 ? "" : ",");
             AppendSanitized(builder, tag.Key);
             builder.Append("=\"");
-            AppendEscaped(builder, Convert.ToString(tag.Value, CultureInfo.InvariantCulture) ?? string.Empty, quoted: true);
+            AppendEscaped(builder, LabelValue(tag.Value), quoted: true);
             builder.Append('"');
         }
 

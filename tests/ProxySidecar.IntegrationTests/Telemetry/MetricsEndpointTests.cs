@@ -31,6 +31,8 @@ public sealed partial class MetricsEndpointTests
         Assert.Contains("# TYPE http_server_request_duration_seconds histogram", text, StringComparison.Ordinal);
         Assert.Equal(3, Sum(text, "http_server_request_duration_seconds_count"));
         Assert.Contains("le=\"+Inf\"", text, StringComparison.Ordinal);
+        // The boundaries ASP.NET Core advises (seconds), not OpenTelemetry's defaults (0, 5, 10 … 10000).
+        Assert.Contains(text.Split('\n'), l => l.StartsWith("http_server_request_duration_seconds_bucket{", StringComparison.Ordinal) && l.Contains("le=\"0.005\"", StringComparison.Ordinal));
         Assert.True(Sum(text, "http_client_request_duration_seconds_count") >= 3, "the calls to the app are measured");
         Assert.Contains("kestrel_active_connections", text, StringComparison.Ordinal);
     }
@@ -133,6 +135,27 @@ public sealed partial class MetricsEndpointTests
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         Assert.Equal("upstream:/metrics", await response.Content.ReadAsStringAsync());
         Assert.Equal("/metrics", Assert.Single(rig.Upstream.Received).Path);
+    }
+
+    /// <summary>Past the per-stream limit, new attribute combinations are counted in one overflow series.</summary>
+    [Fact]
+    public async Task Metrics_MoreAttributeCombinationsThanTheLimit_CountedInTheOverflowSeries()
+    {
+        await using var rig = await TelemetryRig.StartAsync();
+        using var meter = new Meter(SidecarTelemetry.MeterName);
+        var counter = meter.CreateCounter<long>("proxysidecar.test.combinations");
+        const int combinations = TelemetrySetup.CardinalityLimit + 100;
+        for (var i = 0; i < combinations; i++)
+        {
+            counter.Add(1, new KeyValuePair<string, object?>("n", i));
+        }
+
+        var text = await ScrapeAsync(rig);
+
+        var series = text.Split('\n').Where(l => l.StartsWith("proxysidecar_test_combinations_total{", StringComparison.Ordinal)).ToList();
+        Assert.InRange(series.Count, TelemetrySetup.CardinalityLimit - 1, TelemetrySetup.CardinalityLimit + 1);
+        Assert.Contains(series, l => l.Contains("otel_metric_overflow=\"true\"", StringComparison.Ordinal));
+        Assert.Equal(combinations, Sum(text, "proxysidecar_test_combinations_total"));
     }
 
     [Fact]

@@ -20,6 +20,16 @@ public sealed class PrometheusTextTests
     public void MetricName_OpenTelemetryInstrument_FollowsPrometheusConventions(string name, string? unit, bool counter, string expected) =>
         Assert.Equal(expected, PrometheusText.MetricName(name, unit, counter));
 
+    [Theory]
+    [InlineData(true, "true")]
+    [InlineData(false, "false")]
+    [InlineData(1.5, "1.5")]
+    [InlineData(42L, "42")]
+    [InlineData("GET", "GET")]
+    [InlineData(null, "")]
+    public void LabelValue_Attribute_WrittenAsOpenTelemetryWritesIt(object? value, string expected) =>
+        Assert.Equal(expected, PrometheusText.LabelValue(value));
+
     [Fact]
     public void Scrape_CounterGaugeAndHistogram_WritesTextFormat()
     {
