@@ -30,14 +30,6 @@ internal static class TelemetrySetup
         "System.Runtime",                        // dotnet.gc.*, dotnet.process.cpu.time, dotnet.thread_pool.* ...
     ];
 
-    /// <summary>
-    /// Attribute combinations kept per metric stream. OpenTelemetry's default, 2,000, is allocated up front for
-    /// every instrument (~30 here): ~3 MB zeroed at start-up, about a tenth of the AOT build's start-up CPU.
-    /// The sidecar's streams have far fewer (one route, a handful of methods, status codes and protocols);
-    /// measurements beyond the limit are still counted, in the series labelled otel_metric_overflow="true".
-    /// </summary>
-    internal const int CardinalityLimit = 512;
-
     private static readonly string ServiceVersion =
         typeof(TelemetrySetup).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "unknown";
 
@@ -63,9 +55,6 @@ internal static class TelemetrySetup
             .WithMetrics(metrics =>
             {
                 metrics.AddMeter(Meters);
-
-                // A view without bucket boundaries keeps the boundaries each histogram advises.
-                metrics.AddView(_ => new MetricStreamConfiguration { CardinalityLimit = CardinalityLimit });
                 metrics.AddInstrumentation(sp => sp.GetRequiredService<SidecarMetrics>());
                 metrics.AddReader(sp => sp.GetRequiredService<PrometheusScraper>().Reader);
                 if (otlp.Metrics)

@@ -137,27 +137,6 @@ public sealed partial class MetricsEndpointTests
         Assert.Equal("/metrics", Assert.Single(rig.Upstream.Received).Path);
     }
 
-    /// <summary>Past the per-stream limit, new attribute combinations are counted in one overflow series.</summary>
-    [Fact]
-    public async Task Metrics_MoreAttributeCombinationsThanTheLimit_CountedInTheOverflowSeries()
-    {
-        await using var rig = await TelemetryRig.StartAsync();
-        using var meter = new Meter(SidecarTelemetry.MeterName);
-        var counter = meter.CreateCounter<long>("proxysidecar.test.combinations");
-        const int combinations = TelemetrySetup.CardinalityLimit + 100;
-        for (var i = 0; i < combinations; i++)
-        {
-            counter.Add(1, new KeyValuePair<string, object?>("n", i));
-        }
-
-        var text = await ScrapeAsync(rig);
-
-        var series = text.Split('\n').Where(l => l.StartsWith("proxysidecar_test_combinations_total{", StringComparison.Ordinal)).ToList();
-        Assert.InRange(series.Count, TelemetrySetup.CardinalityLimit - 1, TelemetrySetup.CardinalityLimit + 1);
-        Assert.Contains(series, l => l.Contains("otel_metric_overflow=\"true\"", StringComparison.Ordinal));
-        Assert.Equal(combinations, Sum(text, "proxysidecar_test_combinations_total"));
-    }
-
     [Fact]
     public async Task Metrics_Get_ServesPrometheusTextAndPostIsRefused()
     {
