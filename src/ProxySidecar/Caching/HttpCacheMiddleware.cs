@@ -95,6 +95,17 @@ internal sealed partial class HttpCacheMiddleware
             entry = await _store.GetAsync(CacheKey.VariantStoreKey(primary, variant), primary, aborted).ConfigureAwait(false);
         }
 
+        if (entry is not null && entry.ResponseTimeMs <= await _store.LatestMarkerAsync(entry.EvictedMarkerKeys, aborted).ConfigureAwait(false))
+        {
+            // Hard-purged: stored after the eviction from a response that arrived before the purge.
+            if (ReferenceEquals(record, entry))
+            {
+                record = null;
+            }
+
+            entry = null;
+        }
+
         if (entry is not null && !entry.MayServe(request))
         {
             // Stored for requests without credentials; this one must go to the app (and is not coalesced).

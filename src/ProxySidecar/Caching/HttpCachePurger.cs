@@ -4,8 +4,10 @@ using ProxySidecar.Caching.Stores;
 namespace ProxySidecar.Caching;
 
 /// <summary>
-/// Purges through the store only, so replicas sharing it see them: hard purges evict by store tag
-/// (<see cref="CacheTags"/>), soft purges write a marker the lookups compare with each entry's response time.
+/// Purges through the store only, so replicas sharing it see them: hard purges write an eviction marker and then
+/// evict by store tag (<see cref="CacheTags"/>); soft purges write a marker. Lookups compare both kinds of marker
+/// with each entry's response time: the eviction marker catches an entry written after the eviction from a
+/// response fetched before the purge.
 /// A purge the store could not carry out throws (<see cref="SharedStoreUnavailableException"/> for Redis).
 /// </summary>
 internal sealed class HttpCachePurger(HttpCacheStore store, CachePolicyProvider policies, ILogger<HttpCachePurger> logger) : IHttpCachePurger
@@ -25,6 +27,7 @@ internal sealed class HttpCachePurger(HttpCacheStore store, CachePolicyProvider 
         }
         else
         {
+            await store.SetMarkerAsync(CacheTags.UrlEvictedMarker(hash), cancellationToken).ConfigureAwait(false);
             await store.PurgeAsync(CacheTags.Url(hash), cancellationToken).ConfigureAwait(false);
         }
 
@@ -40,6 +43,7 @@ internal sealed class HttpCachePurger(HttpCacheStore store, CachePolicyProvider 
         }
         else
         {
+            await store.SetMarkerAsync(CacheTags.TagEvictedMarker(tag), cancellationToken).ConfigureAwait(false);
             await store.PurgeAsync(CacheTags.Tag(tag), cancellationToken).ConfigureAwait(false);
         }
 
@@ -54,6 +58,7 @@ internal sealed class HttpCachePurger(HttpCacheStore store, CachePolicyProvider 
         }
         else
         {
+            await store.SetMarkerAsync(CacheTags.AllEvictedMarker, cancellationToken).ConfigureAwait(false);
             await store.PurgeAsync(CacheTags.All, cancellationToken).ConfigureAwait(false);
         }
 

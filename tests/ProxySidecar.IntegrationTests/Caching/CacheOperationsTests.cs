@@ -126,6 +126,64 @@ public sealed class CacheOperationsTests
         Assert.Equal(["v2", "v2", "v1"], [app2.Body(), rule2.Body(), untagged2.Body()]);
     }
 
+    /// <summary>
+    /// The store write follows the client's response, so a hard purge can run between a response's arrival and the
+    /// write of its entry. Modelled exactly: the entry's record is written back, as that late write would, after the
+    /// purge evicted it; it must not be served.
+    /// </summary>
+    [Theory]
+    [InlineData("tag")]
+    [InlineData("url")]
+    [InlineData("all")]
+    public async Task Purge_Hard_EntryWrittenAfterTheEvictionFromAnEarlierResponse_IsNotServed(string kind)
+    {
+        await using var host = await CacheTestHost.StartAsync();
+        host.Upstream.Map("/p/late", host.Respond(200, ("Cache-Control", "max-age=600"), ("Surrogate-Key", "late")));
+        using var first = await host.GetAsync("/p/late");
+        await host.WaitUntilStoredAsync("/p/late");
+        var store = host.Sidecar.Services.GetRequiredService<IOutputCacheStore>();
+        var url = new Uri(host.Sidecar.HttpsAddress, "/p/late");
+        var primary = HttpCacheMiddleware.PrimaryFor(url, host.Sidecar.Services.GetRequiredService<ProxySidecar.Caching.Rules.CachePolicyProvider>().Current);
+        var key = CacheKey.PrimaryStoreKey(primary);
+        var record = await store.GetAsync(key, CancellationToken.None);
+        Assert.NotNull(record);
+        host.Time.Advance(TimeSpan.FromSeconds(1));
+        var purger = host.Sidecar.Services.GetRequiredService<IHttpCachePurger>();
+
+        _ = kind switch
+        {
+            "tag" => await purger.PurgeTagAsync("late", soft: false, CancellationToken.None),
+            "url" => await purger.PurgeUrlAsync(url, soft: false, CancellationToken.None),
+            _ => await purger.PurgeAllAsync(soft: false, CancellationToken.None),
+        };
+        await store.SetAsync(key, record, ProxySidecar.Caching.Stores.CacheTags.StoreTagsFor(CacheKey.Hash(primary), ["late"]), TimeSpan.FromMinutes(10), CancellationToken.None);
+        using var second = await host.GetAsync("/p/late");
+
+        Assert.Equal("v1", first.Body());
+        Assert.Equal("v2", second.Body());
+        Assert.DoesNotContain("hit", second.CacheStatus(), StringComparison.Ordinal);
+    }
+
+    /// <summary>An entry fetched after a hard purge is cached and served as usual.</summary>
+    [Fact]
+    public async Task Purge_Hard_ResponsesAfterThePurge_AreCachedAgain()
+    {
+        await using var host = await CacheTestHost.StartAsync();
+        host.Upstream.Map("/p/again", host.Respond(200, ("Cache-Control", "max-age=600"), ("Surrogate-Key", "again")));
+        using var first = await host.GetAsync("/p/again");
+        await host.WaitUntilStoredAsync("/p/again");
+        var purger = host.Sidecar.Services.GetRequiredService<IHttpCachePurger>();
+        await purger.PurgeTagAsync("again", soft: false, CancellationToken.None);
+        host.Time.Advance(TimeSpan.FromSeconds(1));
+
+        using var second = await host.GetAsync("/p/again");
+        await host.WaitUntilStoredAsync("/p/again");
+        using var third = await host.GetAsync("/p/again");
+
+        Assert.Equal(["v1", "v2", "v2"], [first.Body(), second.Body(), third.Body()]);
+        Assert.StartsWith("ProxySidecar; hit", third.CacheStatus(), StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task Purge_All_RemovesEverything()
     {

@@ -76,11 +76,15 @@ internal sealed class CacheEntry
     // Derived once per decoded entry, so a hit on a reused entry allocates none of them.
     private string? _urlHash;
     private string[]? _markerKeys;
+    private string[]? _evictedMarkerKeys;
 
     public string UrlHash => _urlHash ??= CacheKey.Hash(Primary);
 
     /// <summary>The soft-purge marker keys that apply to this entry (all, URL, each tag).</summary>
     public string[] MarkerKeys => _markerKeys ??= CacheTags.MarkerKeysFor(UrlHash, Tags);
+
+    /// <summary>The hard-purge marker keys that apply to this entry (all, URL, each tag).</summary>
+    public string[] EvictedMarkerKeys => _evictedMarkerKeys ??= CacheTags.EvictedMarkerKeysFor(UrlHash, Tags);
 
     public string? Header(string name)
     {

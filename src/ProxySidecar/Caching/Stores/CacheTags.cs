@@ -8,6 +8,10 @@ namespace ProxySidecar.Caching.Stores;
 /// <item>Soft-purge markers: store keys <c>psc1:purge:all</c>, <c>psc1:purge:url:{h}</c>, <c>psc1:purge:tag:{t}</c>,
 /// value = the purge time as 8 bytes big-endian Unix milliseconds, kept for MaxEntryLifetime. An entry whose
 /// response_time is at or before a marker that applies to it is treated as stale from the marker's time on.</item>
+/// <item>Hard-purge (eviction) markers: <c>psc1:evicted:all</c>, <c>psc1:evicted:url:{h}</c>, <c>psc1:evicted:tag:{t}</c>,
+/// the same value and lifetime. A hard purge writes one before it evicts; an entry whose response_time is at or
+/// before one that applies to it is not served (it was written after the eviction from a response fetched before
+/// the purge: the store write follows the client's response).</item>
 /// </list>
 /// </summary>
 internal static class CacheTags
@@ -24,6 +28,12 @@ internal static class CacheTags
 
     public static string TagMarker(string tag) => CacheKey.Prefix + "purge:tag:" + tag;
 
+    public const string AllEvictedMarker = CacheKey.Prefix + "evicted:all";
+
+    public static string UrlEvictedMarker(string urlHash) => CacheKey.Prefix + "evicted:url:" + urlHash;
+
+    public static string TagEvictedMarker(string tag) => CacheKey.Prefix + "evicted:tag:" + tag;
+
     public static string[] MarkerKeysFor(string urlHash, string[] tags)
     {
         var keys = new string[2 + tags.Length];
@@ -32,6 +42,19 @@ internal static class CacheTags
         for (var i = 0; i < tags.Length; i++)
         {
             keys[2 + i] = TagMarker(tags[i]);
+        }
+
+        return keys;
+    }
+
+    public static string[] EvictedMarkerKeysFor(string urlHash, string[] tags)
+    {
+        var keys = new string[2 + tags.Length];
+        keys[0] = AllEvictedMarker;
+        keys[1] = UrlEvictedMarker(urlHash);
+        for (var i = 0; i < tags.Length; i++)
+        {
+            keys[2 + i] = TagEvictedMarker(tags[i]);
         }
 
         return keys;

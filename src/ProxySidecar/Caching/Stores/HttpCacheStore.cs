@@ -145,7 +145,8 @@ internal sealed class HttpCacheStore
     }
 
     /// <summary>
-    /// Writes a soft-purge marker (now) and remembers it locally at once; throws when the store failed. Like
+    /// Writes a purge marker (soft, or the eviction marker a hard purge writes first) with the time now and
+    /// remembers it locally at once; throws when the store failed. Like
     /// <see cref="PurgeAsync"/>, bounded by the store's own purge deadline.
     /// </summary>
     public async ValueTask SetMarkerAsync(string markerKey, CancellationToken cancellationToken)
@@ -175,7 +176,7 @@ internal sealed class HttpCacheStore
         error is not SharedStoreUnavailableException && (error is not OperationCanceledException || !cancellationToken.IsCancellationRequested);
 
     /// <summary>
-    /// The latest soft-purge time (Unix ms) among <paramref name="markerKeys"/>, 0 when none. Marker reads are
+    /// The latest purge time (Unix ms) among <paramref name="markerKeys"/>, 0 when none. Marker reads are
     /// reused for PurgeMarkerCacheDuration, so a hit normally costs dictionary lookups, not store reads.
     /// </summary>
     public async ValueTask<long> LatestMarkerAsync(string[] markerKeys, CancellationToken cancellationToken)
