@@ -20,56 +20,41 @@ internal static class CacheTags
 
     public static string Url(string urlHash) => CacheKey.Prefix + "url:" + urlHash;
 
-    public static string Tag(string tag) => CacheKey.Prefix + "tag:" + tag;
+    private const string TagPrefix = CacheKey.Prefix + "tag:";
+    private const string TagMarkerPrefix = CacheKey.Prefix + "purge:tag:";
+    private const string TagEvictedMarkerPrefix = CacheKey.Prefix + "evicted:tag:";
+
+    public static string Tag(string tag) => TagPrefix + tag;
 
     public const string AllMarker = CacheKey.Prefix + "purge:all";
 
     public static string UrlMarker(string urlHash) => CacheKey.Prefix + "purge:url:" + urlHash;
 
-    public static string TagMarker(string tag) => CacheKey.Prefix + "purge:tag:" + tag;
+    public static string TagMarker(string tag) => TagMarkerPrefix + tag;
 
     public const string AllEvictedMarker = CacheKey.Prefix + "evicted:all";
 
     public static string UrlEvictedMarker(string urlHash) => CacheKey.Prefix + "evicted:url:" + urlHash;
 
-    public static string TagEvictedMarker(string tag) => CacheKey.Prefix + "evicted:tag:" + tag;
+    public static string TagEvictedMarker(string tag) => TagEvictedMarkerPrefix + tag;
 
-    public static string[] MarkerKeysFor(string urlHash, string[] tags)
+    public static string[] MarkerKeysFor(string urlHash, string[] tags) => KeysFor(AllMarker, UrlMarker(urlHash), TagMarkerPrefix, tags);
+
+    public static string[] EvictedMarkerKeysFor(string urlHash, string[] tags) => KeysFor(AllEvictedMarker, UrlEvictedMarker(urlHash), TagEvictedMarkerPrefix, tags);
+
+    public static string[] StoreTagsFor(string urlHash, string[] tags) => KeysFor(All, Url(urlHash), TagPrefix, tags);
+
+    /// <summary>The key for all, the URL's, then <paramref name="tagPrefix"/> + each tag.</summary>
+    private static string[] KeysFor(string all, string url, string tagPrefix, string[] tags)
     {
         var keys = new string[2 + tags.Length];
-        keys[0] = AllMarker;
-        keys[1] = UrlMarker(urlHash);
+        keys[0] = all;
+        keys[1] = url;
         for (var i = 0; i < tags.Length; i++)
         {
-            keys[2 + i] = TagMarker(tags[i]);
+            keys[2 + i] = tagPrefix + tags[i];
         }
 
         return keys;
-    }
-
-    public static string[] EvictedMarkerKeysFor(string urlHash, string[] tags)
-    {
-        var keys = new string[2 + tags.Length];
-        keys[0] = AllEvictedMarker;
-        keys[1] = UrlEvictedMarker(urlHash);
-        for (var i = 0; i < tags.Length; i++)
-        {
-            keys[2 + i] = TagEvictedMarker(tags[i]);
-        }
-
-        return keys;
-    }
-
-    public static string[] StoreTagsFor(string urlHash, string[] tags)
-    {
-        var result = new string[2 + tags.Length];
-        result[0] = All;
-        result[1] = Url(urlHash);
-        for (var i = 0; i < tags.Length; i++)
-        {
-            result[2 + i] = Tag(tags[i]);
-        }
-
-        return result;
     }
 }
