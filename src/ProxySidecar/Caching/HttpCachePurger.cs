@@ -21,52 +21,31 @@ internal sealed class HttpCachePurger(HttpCacheStore store, CachePolicyProvider 
         }
 
         var hash = CacheKey.Hash(HttpCacheMiddleware.PrimaryFor(url, policies.Current));
-        if (soft)
-        {
-            await store.SetMarkerAsync(CacheTags.UrlMarker(hash), cancellationToken).ConfigureAwait(false);
-        }
-        else
-        {
-            await store.SetMarkerAsync(CacheTags.UrlEvictedMarker(hash), cancellationToken).ConfigureAwait(false);
-            await store.PurgeAsync(CacheTags.Url(hash), cancellationToken).ConfigureAwait(false);
-        }
-
-        return Done("url", url.ToString(), soft);
+        return await PurgeAsync("url", url.ToString(), soft, CacheTags.UrlMarker(hash), CacheTags.UrlEvictedMarker(hash), CacheTags.Url(hash), cancellationToken).ConfigureAwait(false);
     }
 
-    public async ValueTask<PurgeResult> PurgeTagAsync(string tag, bool soft, CancellationToken cancellationToken)
+    public ValueTask<PurgeResult> PurgeTagAsync(string tag, bool soft, CancellationToken cancellationToken)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(tag);
-        if (soft)
-        {
-            await store.SetMarkerAsync(CacheTags.TagMarker(tag), cancellationToken).ConfigureAwait(false);
-        }
-        else
-        {
-            await store.SetMarkerAsync(CacheTags.TagEvictedMarker(tag), cancellationToken).ConfigureAwait(false);
-            await store.PurgeAsync(CacheTags.Tag(tag), cancellationToken).ConfigureAwait(false);
-        }
-
-        return Done("tag", tag, soft);
+        return PurgeAsync("tag", tag, soft, CacheTags.TagMarker(tag), CacheTags.TagEvictedMarker(tag), CacheTags.Tag(tag), cancellationToken);
     }
 
-    public async ValueTask<PurgeResult> PurgeAllAsync(bool soft, CancellationToken cancellationToken)
+    public ValueTask<PurgeResult> PurgeAllAsync(bool soft, CancellationToken cancellationToken) =>
+        PurgeAsync("all", "*", soft, CacheTags.AllMarker, CacheTags.AllEvictedMarker, CacheTags.All, cancellationToken);
+
+    /// <summary>Soft: the soft-purge marker. Hard: the eviction marker first, then the eviction of the store tag.</summary>
+    private async ValueTask<PurgeResult> PurgeAsync(string kind, string target, bool soft, string softMarker, string evictedMarker, string storeTag, CancellationToken cancellationToken)
     {
         if (soft)
         {
-            await store.SetMarkerAsync(CacheTags.AllMarker, cancellationToken).ConfigureAwait(false);
+            await store.SetMarkerAsync(softMarker, cancellationToken).ConfigureAwait(false);
         }
         else
         {
-            await store.SetMarkerAsync(CacheTags.AllEvictedMarker, cancellationToken).ConfigureAwait(false);
-            await store.PurgeAsync(CacheTags.All, cancellationToken).ConfigureAwait(false);
+            await store.SetMarkerAsync(evictedMarker, cancellationToken).ConfigureAwait(false);
+            await store.PurgeAsync(storeTag, cancellationToken).ConfigureAwait(false);
         }
 
-        return Done("all", "*", soft);
-    }
-
-    private PurgeResult Done(string kind, string target, bool soft)
-    {
         CacheLog.Purged(logger, kind, target, soft);
         return new PurgeResult(kind, target, soft, null);
     }
