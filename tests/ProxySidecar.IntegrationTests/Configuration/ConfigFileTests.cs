@@ -91,6 +91,7 @@ public sealed class ConfigFileTests
     }
 
     [Fact]
+    [Trait("Category", SidecarProcess.Category)]
     public async Task ConfigFile_GivenByEnvironmentVariable_AppliesBelowOtherEnvironmentVariables()
     {
         await using var fromFile = await TestUpstream.StartAsync();

@@ -6,6 +6,7 @@ using ProxySidecar.IntegrationTests.Infrastructure;
 namespace ProxySidecar.IntegrationTests.Hosting;
 
 /// <summary>The real binary: exit codes, SIGTERM, start-up errors and what it writes to stdout.</summary>
+[Trait("Category", SidecarProcess.Category)]
 public sealed class ProcessTests
 {
     private static readonly TimeSpan Bound = TimeSpan.FromSeconds(20);

@@ -4,6 +4,7 @@ using System.Security.Cryptography.X509Certificates;
 using System.Text.Json.Nodes;
 using Microsoft.AspNetCore.Http;
 using ProxySidecar.IntegrationTests.Infrastructure;
+using static ProxySidecar.IntegrationTests.SharedCache.SharedCacheCluster;
 
 namespace ProxySidecar.IntegrationTests.Hosting;
 
@@ -11,6 +12,7 @@ namespace ProxySidecar.IntegrationTests.Hosting;
 /// The features the in-process tests prove, once more through the real binary: tests/run.sh runs these against the
 /// Native AOT executable the default image ships, where trimming or a missing source-generated type would show.
 /// </summary>
+[Trait("Category", SidecarProcess.Category)]
 public sealed class ShippedBinaryTests
 {
     private const string PurgeToken = "binary-purge-token-0123456789abcdef";
@@ -45,7 +47,7 @@ public sealed class ShippedBinaryTests
         using var first = await client.GetAsync(new Uri("/page", UriKind.Relative));
         Assert.Equal("v1", await first.Content.ReadAsStringAsync());
         Assert.False(IsHit(first), CacheStatus(first));
-        await WaitForRedisKeyAsync(redis, "binary:*");
+        await redis.WaitForKeysAsync("binary:*");
         using var second = await client.GetAsync(new Uri("/page", UriKind.Relative));
 
         Assert.Equal("v1", await second.Content.ReadAsStringAsync());
@@ -129,29 +131,4 @@ public sealed class ShippedBinaryTests
 
         throw new TimeoutException($"/status never showed: {because}. Last:\n{last}");
     }
-
-    /// <summary>Entries are written after the client's response completes: wait until Redis has one.</summary>
-    private static async Task WaitForRedisKeyAsync(RedisServer redis, string pattern)
-    {
-        var deadline = DateTime.UtcNow + Bound;
-        string reply;
-        do
-        {
-            reply = await redis.CommandAsync("KEYS " + pattern);
-            if (reply.StartsWith('*') && !reply.StartsWith("*0", StringComparison.Ordinal))
-            {
-                return;
-            }
-
-            await Task.Delay(20);
-        }
-        while (DateTime.UtcNow < deadline);
-
-        throw new TimeoutException($"Redis never held a key matching {pattern}; last reply: {reply}");
-    }
-
-    private static string CacheStatus(HttpResponseMessage response) =>
-        response.Headers.TryGetValues("Cache-Status", out var values) ? string.Join(", ", values) : string.Empty;
-
-    private static bool IsHit(HttpResponseMessage response) => CacheStatus(response).StartsWith("ProxySidecar; hit", StringComparison.Ordinal);
 }

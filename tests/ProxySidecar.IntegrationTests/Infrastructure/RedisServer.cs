@@ -116,6 +116,27 @@ public sealed class RedisServer : IAsyncDisposable
         return Encoding.UTF8.GetString(buffer, 0, read);
     }
 
+    /// <summary>Waits until this server holds at least <paramref name="count"/> keys matching <paramref name="pattern"/>.</summary>
+    public async Task WaitForKeysAsync(string pattern, int count = 1)
+    {
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(15);
+        string reply;
+        do
+        {
+            reply = await CommandAsync("KEYS " + pattern);
+            var header = reply.Split("\r\n")[0];
+            if (header.StartsWith('*') && int.Parse(header[1..], System.Globalization.CultureInfo.InvariantCulture) >= count)
+            {
+                return;
+            }
+
+            await Task.Delay(20);
+        }
+        while (DateTime.UtcNow < deadline);
+
+        throw new TimeoutException($"Redis never held {count} keys matching {pattern}; last reply: {reply}");
+    }
+
     public async ValueTask DisposeAsync()
     {
         var process = _process;

@@ -41,6 +41,12 @@ public sealed class SidecarProcess : IDisposable
     /// </summary>
     public const string ExecutableVariable = "PROXYSIDECAR_TEST_EXECUTABLE";
 
+    /// <summary>
+    /// The test category of every test that starts the real binary; tests/run.sh runs this category again
+    /// against the Native AOT executable.
+    /// </summary>
+    public const string Category = "Binary";
+
     public static SidecarProcess Start(IDictionary<string, string> environment, string aspnetEnvironment = "Production")
     {
         var executable = Environment.GetEnvironmentVariable(ExecutableVariable);

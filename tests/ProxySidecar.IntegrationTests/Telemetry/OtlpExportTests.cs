@@ -8,6 +8,7 @@ namespace ProxySidecar.IntegrationTests.Telemetry;
 
 /// <summary>The real binary, configured only through the standard OTEL_* environment variables.</summary>
 [Collection(TelemetryTestGroup.Name)]
+[Trait("Category", SidecarProcess.Category)]
 public sealed class OtlpExportTests(ITestOutputHelper output)
 {
     [Fact]

@@ -88,6 +88,7 @@ public sealed class TlsPolicyTests
     }
 
     [Fact]
+    [Trait("Category", SidecarProcess.Category)]
     public async Task Process_PolicyFromOpenSslConfiguration_CbcRefusedAndSessionsResumed()
     {
         await using var upstream = await TestUpstream.StartAsync();
@@ -104,6 +105,7 @@ public sealed class TlsPolicyTests
     }
 
     [Fact]
+    [Trait("Category", SidecarProcess.Category)]
     public async Task Process_OperatorsOwnOpenSslConfiguration_PolicyStillEnforcedPerConnection()
     {
         await using var upstream = await TestUpstream.StartAsync();
