@@ -8,7 +8,7 @@ return StartupFailure.Guard(() =>
 {
     var builder = WebApplication.CreateBuilder(args);
     builder.AddProxySidecar();
-    var app = builder.Build();
+    using var app = builder.Build();
     app.UseProxySidecar();
     app.Run();
 });

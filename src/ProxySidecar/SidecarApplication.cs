@@ -77,8 +77,9 @@ internal static class SidecarApplication
 
         // TLS: the certificate is loaded before the listeners start.
         services.AddSingleton<CertificateStore>();
-        // Not AddHostedService: it keeps one registration per implementation type, and the client CA uses this type too.
-        services.AddSingleton<IHostedService>(sp => new LoadBeforeListening(sp.GetRequiredService<CertificateStore>().Initialize));
+        services.AddSingleton(sp => new StartupLoad(sp.GetRequiredService<CertificateStore>().Initialize));
+        services.AddSingleton<LoadBeforeListening>();
+        services.AddSingleton<IHostedService>(sp => sp.GetRequiredService<LoadBeforeListening>());
 
         // Forwarding.
         services.AddSingleton<UpstreamHealth>();
@@ -114,8 +115,9 @@ internal static class SidecarApplication
     /// <summary>The middleware order, in one place.</summary>
     public static WebApplication UseProxySidecar(this WebApplication app)
     {
-        // 0. Every bad setting is named at once, before a listener or the pipeline reads one.
-        app.Services.ValidateSidecarOptions();
+        // 0. Every bad setting, then every unreadable certificate and unusable port, is named at once, before a
+        //    listener or the pipeline reads one.
+        StartupChecks.Run(app.Services);
 
         // 1. The admin listener is answered here and never reaches the app.
         app.UseMiddleware<AdminMiddleware>();
