@@ -6,7 +6,7 @@ OpenSslTlsPolicy.Apply();
 
 return StartupFailure.Guard(() =>
 {
-    var builder = WebApplication.CreateBuilder(args);
+    var builder = WebApplication.CreateBuilder(SidecarApplication.BuilderOptions(args));
     builder.AddProxySidecar();
     using var app = builder.Build();
     app.UseProxySidecar();

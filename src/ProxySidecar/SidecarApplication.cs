@@ -21,6 +21,21 @@ internal static class SidecarApplication
 {
     public const string ReverseProxySection = "ReverseProxy";
 
+    /// <summary>
+    /// The builder's options: the content root (where appsettings.json is read) is the executable's directory, whatever
+    /// the working directory, unless <c>--contentRoot</c> or ASPNETCORE_CONTENTROOT / DOTNET_CONTENTROOT names another.
+    /// </summary>
+    public static WebApplicationOptions BuilderOptions(string[] args) => new()
+    {
+        Args = args,
+        ContentRootPath = ContentRootGiven(args) ? null : AppContext.BaseDirectory,
+    };
+
+    internal static bool ContentRootGiven(string[] args) =>
+        !string.IsNullOrEmpty(Environment.GetEnvironmentVariable("ASPNETCORE_CONTENTROOT"))
+        || !string.IsNullOrEmpty(Environment.GetEnvironmentVariable("DOTNET_CONTENTROOT"))
+        || args.Any(arg => arg.TrimStart('-', '/').StartsWith("contentRoot", StringComparison.OrdinalIgnoreCase));
+
     public static WebApplicationBuilder AddProxySidecar(this WebApplicationBuilder builder)
     {
         var configFile = builder.Configuration.AddSidecarConfigFile();
@@ -134,10 +149,24 @@ internal static class SidecarApplication
         return app;
     }
 
+    /// <summary>Framework categories that log per request or per connection; Warning unless Logging:LogLevel says otherwise.</summary>
+    internal static readonly string[] QuietFrameworkCategories = ["Microsoft.AspNetCore", "Yarp", "System.Net.Http.HttpClient"];
+
     private static void ConfigureLogging(WebApplicationBuilder builder)
     {
         builder.Logging.ClearProviders();
         builder.Logging.Configure(o => o.ActivityTrackingOptions = ActivityTrackingOptions.TraceId | ActivityTrackingOptions.SpanId);
+
+        // The framework's per-request categories (hosting diagnostics, routing, the forwarder: six lines per request at
+        // Information) default to Warning in code, so that they stay quiet without appsettings.json. Inserted first,
+        // so Logging:LogLevel for the same category (a later rule of the same specificity) still overrides them.
+        builder.Services.Configure<LoggerFilterOptions>(filters =>
+        {
+            foreach (var category in QuietFrameworkCategories)
+            {
+                filters.Rules.Insert(0, new LoggerFilterRule(null, category, LogLevel.Warning, null));
+            }
+        });
         builder.Logging.AddJsonConsole(o =>
         {
             o.IncludeScopes = true;
