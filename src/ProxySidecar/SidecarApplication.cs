@@ -140,6 +140,9 @@ internal static class SidecarApplication
         // 2. One access-log line per public request.
         app.UseMiddleware<AccessLogMiddleware>();
 
+        // 2a. A request head no app should see: an invalid Host is answered 400; underscore header names are dropped.
+        app.UseMiddleware<RequestHeadGuardMiddleware>();
+
         // 3. The HTTP cache sits in front of routing, so it can answer without touching the app.
         app.UseSidecarCache();
 

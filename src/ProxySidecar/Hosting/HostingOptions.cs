@@ -55,6 +55,12 @@ public sealed class HostingOptions
 
     /// <summary>Idle keep-alive connections are closed after this.</summary>
     public TimeSpan KeepAliveTimeout { get; set; } = TimeSpan.FromSeconds(130);
+
+    /// <summary>
+    /// Forward request header names that contain an underscore. Off (the default, as nginx's underscores_in_headers):
+    /// such headers are dropped before the cache and the app see the request.
+    /// </summary>
+    public bool AllowUnderscoresInHeaders { get; set; }
 }
 
 internal sealed class HostingOptionsValidator : IValidateOptions<HostingOptions>
