@@ -39,6 +39,12 @@ internal static class Listeners
         kestrel.Limits.RequestHeadersTimeout = hosting.RequestHeadersTimeout;
         kestrel.Limits.KeepAliveTimeout = hosting.KeepAliveTimeout;
 
+        // Header values are bytes to a proxy: Latin-1 maps each byte to one char and back, so obs-text and UTF-8 in
+        // a request header reach the app, and in the app's response headers reach the client, byte for byte (the
+        // upstream handler does the same on its side). Kestrel then rejects only CR, LF and NUL in response values.
+        kestrel.RequestHeaderEncodingSelector = static _ => System.Text.Encoding.Latin1;
+        kestrel.ResponseHeaderEncodingSelector = static _ => System.Text.Encoding.Latin1;
+
         // With the policy in OpenSSL's configuration, no per-connection list: OpenSSL keeps its session cache.
         var cipherSuites = OpenSslTlsPolicy.Applied ? null : TlsPolicy.CreateCipherSuitesPolicy();
         var customizerList = customizers.ToArray();
