@@ -70,6 +70,8 @@ internal static class SidecarApplication
 
         // Hosting: listeners, limits, lifecycle and drain.
         services.AddSingleton<SidecarLifecycle>();
+        services.AddSingleton<RequestBufferBudget>();
+        services.AddSingleton<IStatusContributor, RequestBufferingStatus>();
         services.AddHostedService<LifecycleService>();
         services.AddOptions<HostOptions>().Configure<IOptions<HostingOptions>>((host, hosting) =>
         {
@@ -146,9 +148,14 @@ internal static class SidecarApplication
         // 3. The HTTP cache sits in front of routing, so it can answer without touching the app.
         app.UseSidecarCache();
 
-        // 4. YARP: the route table, then the forwarder; failures become problem+json.
+        // 4. YARP: the route table, then the forwarder. Before it, a body over the limit is answered 413 (and with
+        //    request buffering, the whole body is read first); failures become problem+json.
         app.UseRouting();
-        app.MapReverseProxy(pipeline => pipeline.UseMiddleware<ForwarderErrorMiddleware>());
+        app.MapReverseProxy(pipeline =>
+        {
+            pipeline.UseMiddleware<RequestBodyMiddleware>();
+            pipeline.UseMiddleware<ForwarderErrorMiddleware>();
+        });
         return app;
     }
 

@@ -28,6 +28,10 @@ internal static class Listeners
     public static bool IsRedirect(HttpContext context) =>
         context.Features.Get<IConnectionItemsFeature>()?.Items.ContainsKey(RedirectMarker) == true;
 
+    /// <summary>Per connection, the unread request bytes Kestrel buffers: 64 KiB, or the largest request head if larger.</summary>
+    public static long RequestBufferBytes(HostingOptions hosting) =>
+        Math.Max(64 * 1024, (long)hosting.MaxRequestHeadersTotalBytes + hosting.MaxRequestLineBytes);
+
     public static void Configure(KestrelServerOptions kestrel, HostingOptions hosting, TlsOptions tls, CertificateStore certificates, IEnumerable<ITlsHandshakeCustomizer> customizers)
     {
         kestrel.AddServerHeader = false;
@@ -38,6 +42,13 @@ internal static class Listeners
         kestrel.Limits.MaxRequestLineSize = hosting.MaxRequestLineBytes;
         kestrel.Limits.RequestHeadersTimeout = hosting.RequestHeadersTimeout;
         kestrel.Limits.KeepAliveTimeout = hosting.KeepAliveTimeout;
+        kestrel.Limits.MinRequestBodyDataRate = hosting.MinRequestBodyBytesPerSecond > 0
+            ? new MinDataRate(hosting.MinRequestBodyBytesPerSecond, hosting.MinRequestBodyGracePeriod)
+            : null;
+
+        // What one connection may hold of a request the app has not read yet (Kestrel's default is 1 MiB): enough for
+        // the largest request head, so that many connections sending bodies faster than the app reads them stay small.
+        kestrel.Limits.MaxRequestBufferSize = RequestBufferBytes(hosting);
 
         // Header values are bytes to a proxy: Latin-1 maps each byte to one char and back, so obs-text and UTF-8 in
         // a request header reach the app, and in the app's response headers reach the client, byte for byte (the
