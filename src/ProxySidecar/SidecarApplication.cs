@@ -81,14 +81,15 @@ internal static class SidecarApplication
                 host.ShutdownTimeout = value.ShutdownDelay + value.DrainTimeout;
             }
         });
-        services.AddOptions<KestrelServerOptions>().Configure<IOptions<HostingOptions>, IOptions<TlsOptions>, CertificateStore, IEnumerable<ITlsHandshakeCustomizer>>(
-            (kestrel, hosting, tls, certificates, customizers) =>
+        services.AddSingleton<Http2ConnectionGuard>();
+        services.AddOptions<KestrelServerOptions>().Configure<IOptions<HostingOptions>, IOptions<TlsOptions>, CertificateStore, IEnumerable<ITlsHandshakeCustomizer>, Http2ConnectionGuard>(
+            (kestrel, hosting, tls, certificates, customizers, http2Guard) =>
             {
                 // Kestrel's options are read while the application is built, before ValidateSidecarOptions
                 // can name every bad key; with invalid settings the listeners are left out and start-up stops there.
                 if (hosting.ValueOrNull() is { } hostingValue && tls.ValueOrNull() is { } tlsValue)
                 {
-                    Listeners.Configure(kestrel, hostingValue, tlsValue, certificates, customizers);
+                    Listeners.Configure(kestrel, hostingValue, tlsValue, certificates, customizers, http2Guard);
                 }
             });
 
@@ -162,6 +163,13 @@ internal static class SidecarApplication
     /// <summary>Framework categories that log per request or per connection; Warning unless Logging:LogLevel says otherwise.</summary>
     internal static readonly string[] QuietFrameworkCategories = ["Microsoft.AspNetCore", "Yarp", "System.Net.Http.HttpClient"];
 
+    /// <summary>
+    /// Off unless Logging:LogLevel turns it on: Kestrel's HTTP/2 category logs a Critical line for every stream it
+    /// cannot queue on a connection flooded with resets (hundreds per connection); the HTTP/2 connection guard writes
+    /// one line per such connection instead.
+    /// </summary>
+    internal const string KestrelHttp2Category = "Microsoft.AspNetCore.Server.Kestrel.Http2";
+
     private static void ConfigureLogging(WebApplicationBuilder builder)
     {
         builder.Logging.ClearProviders();
@@ -176,6 +184,8 @@ internal static class SidecarApplication
             {
                 filters.Rules.Insert(0, new LoggerFilterRule(null, category, LogLevel.Warning, null));
             }
+
+            filters.Rules.Insert(0, new LoggerFilterRule(null, KestrelHttp2Category, LogLevel.None, null));
         });
         builder.Logging.AddJsonConsole(o =>
         {

@@ -32,7 +32,7 @@ internal static class Listeners
     public static long RequestBufferBytes(HostingOptions hosting) =>
         Math.Max(64 * 1024, (long)hosting.MaxRequestHeadersTotalBytes + hosting.MaxRequestLineBytes);
 
-    public static void Configure(KestrelServerOptions kestrel, HostingOptions hosting, TlsOptions tls, CertificateStore certificates, IEnumerable<ITlsHandshakeCustomizer> customizers)
+    public static void Configure(KestrelServerOptions kestrel, HostingOptions hosting, TlsOptions tls, CertificateStore certificates, IEnumerable<ITlsHandshakeCustomizer> customizers, Http2ConnectionGuard? http2Guard = null)
     {
         kestrel.AddServerHeader = false;
         kestrel.Limits.MaxConcurrentConnections = hosting.MaxConnections;
@@ -86,6 +86,12 @@ internal static class Listeners
                     return ValueTask.FromResult(options);
                 },
             });
+
+            // After TLS: sees the negotiated protocol and the plain HTTP/2 frames.
+            if (http2Guard is not null)
+            {
+                listen.Use(http2Guard.Wrap);
+            }
         });
 
         kestrel.Listen(IPAddress.Parse(hosting.AdminListenAddress), hosting.AdminPort, listen =>
