@@ -38,6 +38,12 @@ public sealed class RawUpstream : IAsyncDisposable
     /// <summary>Requests received whole (head and body), in arrival order.</summary>
     public IReadOnlyList<RawRequest> Received => _received.ToArray();
 
+    /// <summary>
+    /// Read header names with '_' as '-', as CGI-style servers do (both become HTTP_X_NAME): then a client's
+    /// Transfer_Encoding frames the body for the app, though not for the proxy in front of it.
+    /// </summary>
+    public bool UnderscoreIsHyphen { get; set; }
+
     /// <summary>The response, as bytes, for a request; the default answers 200 "ok".</summary>
     public Func<RawRequest, byte[]> Respond { get; set; } = _ => Response(200, "ok");
 
@@ -111,6 +117,7 @@ public sealed class RawUpstream : IAsyncDisposable
                 var headers = text.Split("\r\n").Skip(1)
                     .Where(line => line.Contains(':', StringComparison.Ordinal))
                     .Select(line => (line[..line.IndexOf(':', StringComparison.Ordinal)], line[(line.IndexOf(':', StringComparison.Ordinal) + 1)..].Trim()))
+                    .Select(h => UnderscoreIsHyphen ? (h.Item1.Replace('_', '-'), h.Item2) : h)
                     .ToList();
                 var body = await ReadBodyAsync(buffer, headers, _stop.Token);
                 if (body is null)
