@@ -4,7 +4,8 @@
     app.py PORT
 
 Routes:
-  /stats            JSON: heads received, bodies completed, bodies cut off, and the last heads (raw, latin-1)
+  /stats            JSON: heads received (of them, heads of requests with a body), bodies completed, bodies cut off,
+                    and the last heads (raw, latin-1)
   /reset            zero the counters
   /hdr/utf8         a Content-Disposition with a UTF-8 file name (café.txt)
   /hdr/latin1       the same file name in Latin-1 bytes
@@ -19,7 +20,8 @@ import json
 import sys
 from urllib.parse import urlsplit, parse_qs
 
-STATS = {"heads": 0, "complete": 0, "aborted": 0, "inflight_peak": 0, "probes": 0, "host_headers_max": 0, "underscore_headers": 0}
+STATS = {"heads": 0, "body_heads": 0, "complete": 0, "aborted": 0, "inflight_peak": 0, "probes": 0, "host_headers_max": 0,
+         "underscore_headers": 0}
 INFLIGHT = [0]
 LAST = []
 SPECIAL = {
@@ -77,6 +79,8 @@ async def handle(reader, writer):
                 STATS["probes"] += 1
             else:
                 STATS["heads"] += 1
+                if b"chunked" in headers.get(b"transfer-encoding", b"").lower() or headers.get(b"content-length", b"0") not in (b"", b"0"):
+                    STATS["body_heads"] += 1
             INFLIGHT[0] += 1
             STATS["inflight_peak"] = max(STATS["inflight_peak"], INFLIGHT[0])
             STATS["host_headers_max"] = max(STATS["host_headers_max"], hosts)

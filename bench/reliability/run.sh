@@ -4,6 +4,7 @@
 #   bench/reliability/run.sh                          # publishes the Native AOT build, ~7 minutes
 #   BINARY=out/aot/ProxySidecar bench/reliability/run.sh   # an executable already published
 #   DURATION=20 CONNS=300 bench/reliability/run.sh    # a quick check that everything works
+#   BINARY=out/aot-before/ProxySidecar LABEL=before bench/reliability/run.sh   # another build, named in the summary
 #
 # Cases (each against a freshly started sidecar in front of bench/reliability/app.py, a raw HTTP/1.1 app that
 # counts the request heads it receives):
@@ -14,8 +15,10 @@
 #   h2-many-streams     h2load with more concurrent streams per connection than the sidecar allows
 # For each: the normal client's p99 (a GET every 50 ms, each on a new TLS connection), its failures, the
 # sidecar's resident memory before and at its peak, what reached the app, and the sidecar's log lines at
-# Warning and above. The summary table is printed and written to bench/reliability/results/<date>.md and
-# latest.md. Installs slowhttptest and h2load (nghttp2-client) from apt when missing. Every process it
+# Warning and above, with a verdict against what each case expects (normal p99 within 100 ms and no normal request
+# failed; with request buffering, no request head reaches the app; after a rapid reset, every attacking connection got
+# a GOAWAY with an error code and the log holds at most one line per connection). The summary table is printed and
+# written to bench/reliability/results/<date>.md and latest.md. Installs slowhttptest and h2load (nghttp2-client) from apt when missing. Every process it
 # starts is stopped by PID on exit.
 set -euo pipefail
 
@@ -28,6 +31,7 @@ H2_CONNS="${H2_CONNS:-10}"       # rapid-reset connections (one after another)
 H2_PAIRS="${H2_PAIRS:-20000}"    # HEADERS+RST_STREAM pairs per connection at most
 PORT_BASE="${PORT_BASE:-19100}"
 BINARY="${BINARY:-}"
+LABEL="${LABEL:-}"
 CASES="${CASES:-slow-headers slow-body slow-body-buffered h2-rapid-reset h2-many-streams}"
 PYTHON="${PYTHON:-python3}"
 
@@ -151,8 +155,9 @@ run_case() {
   probe="$("$PYTHON" "$DIR/probe.py" "$HTTPS_PORT" "$DURATION" --path /probe)"
   wait "$attack_pid" 2>/dev/null || true
 
-  local heads aborted inflight peak warns
-  heads="$(app_stat heads)"   # not counting the probes, /stats or /reset
+  local heads body_heads aborted inflight peak warns
+  heads="$(app_stat heads)"   # not counting the probes, /stats or /reset (slowhttptest's own availability GETs count)
+  body_heads="$(app_stat body_heads)"
   aborted="$(app_stat aborted)"
   inflight="$(app_stat inflight_peak)"
   peak="$(cat "$peak_file")"
@@ -176,10 +181,33 @@ print('pairs sent per connection before the close: %s; GOAWAY received: %s' % (
     h2-many-streams)
       detail="h2load: $(grep -E '^requests:' "$WORK/attack.log" | sed 's/^requests: //'); app in flight at most $inflight" ;;
   esac
-  local probe_p99 probe_fail
+  local probe_p99 probe_fail verdict
   probe_p99="$(echo "$probe" | "$PYTHON" -c "import json,sys; print(json.load(sys.stdin)['p99_ms'])")"
   probe_fail="$(echo "$probe" | "$PYTHON" -c "import json,sys; d=json.load(sys.stdin); print('%d/%d' % (d['failures'], d['requests']))")"
-  record "$name" "$probe_p99" "$probe_fail" "$rss_before → $peak" "$heads ($aborted cut off)" "$warns" "$detail"
+  verdict="$("$PYTHON" - "$name" "$probe" "$body_heads" "$warns" "$WORK/attack.json" "$H2_CONNS" "$inflight" <<'PY'
+import json, sys
+name, probe, body_heads, warns, attack, h2_conns, inflight = sys.argv[1], json.loads(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), sys.argv[5], int(sys.argv[6]), int(sys.argv[7])
+problems = []
+# Slow clients must not slow anyone else down; a flood of valid HTTP/2 requests at full speed saturates the CPU,
+# so there only the bounds apply.
+if name.startswith("slow-") and (probe["p99_ms"] is None or probe["p99_ms"] > 100):
+    problems.append("normal p99 over 100 ms")
+if probe["failures"]:
+    problems.append("normal requests failed")
+if name == "slow-body-buffered" and body_heads:
+    problems.append("request heads with a body reached the app")
+if name == "h2-many-streams" and inflight > 10 * 100 + 10:
+    problems.append("more requests in flight at the app than 10 connections x 100 streams")
+if name == "h2-rapid-reset":
+    conns = json.load(open(attack))
+    if any(c["goaway"] in (None, "NO_ERROR") for c in conns):
+        problems.append("a connection got no GOAWAY with an error code")
+    if warns > h2_conns:
+        problems.append("more than one log line per connection")
+print("ok" if not problems else "FAIL: " + "; ".join(problems))
+PY
+)"
+  record "$name" "$verdict" "$probe_p99" "$probe_fail" "$rss_before → $peak" "$heads ($body_heads with a body, $aborted cut off)" "$warns" "$detail"
   stop_sidecar
   stop_pid "$sampler"
 }
@@ -192,11 +220,11 @@ version="$(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo unknown)"
 {
   echo "# Reliability run $stamp"
   echo
-  echo "Binary: \`${BINARY#"$REPO"/}\` at commit $version; ${DURATION} s per attack; slowhttptest with $CONNS connections"
+  echo "Binary: \`${BINARY#"$REPO"/}\`${LABEL:+ ($LABEL)}, run at commit $version; ${DURATION} s per attack; slowhttptest with $CONNS connections"
   echo "($RATE new per second); $(nproc) cores. Normal client: a GET every 50 ms, each on a new TLS connection."
   echo
-  echo "| case | normal p99 ms | normal failed | sidecar RSS MB (before → peak) | requests reaching the app | log lines ≥ Warning | detail |"
-  echo "|---|---|---|---|---|---|---|"
+  echo "| case | verdict | normal p99 ms | normal failed | sidecar RSS MB (before → peak) | requests reaching the app | log lines ≥ Warning | detail |"
+  echo "|---|---|---|---|---|---|---|---|"
   for row in "${ROWS[@]}"; do echo "| ${row//|/ | } |"; done
 } >"$RESULTS/$stamp.md"
 cp "$RESULTS/$stamp.md" "$RESULTS/latest.md"

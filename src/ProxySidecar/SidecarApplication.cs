@@ -170,6 +170,13 @@ internal static class SidecarApplication
     /// </summary>
     internal const string KestrelHttp2Category = "Microsoft.AspNetCore.Server.Kestrel.Http2";
 
+    /// <summary>
+    /// Error unless Logging:LogLevel says otherwise: YARP logs a Warning for every failed forward, including each one a
+    /// client causes (a slow or cut-off body); ForwarderErrorMiddleware logs every failure once, at Warning when the
+    /// app is at fault and at Debug when the client is.
+    /// </summary>
+    internal const string YarpForwarderCategory = "Yarp.ReverseProxy.Forwarder.HttpForwarder";
+
     private static void ConfigureLogging(WebApplicationBuilder builder)
     {
         builder.Logging.ClearProviders();
@@ -186,6 +193,7 @@ internal static class SidecarApplication
             }
 
             filters.Rules.Insert(0, new LoggerFilterRule(null, KestrelHttp2Category, LogLevel.None, null));
+            filters.Rules.Insert(0, new LoggerFilterRule(null, YarpForwarderCategory, LogLevel.Error, null));
         });
         builder.Logging.AddJsonConsole(o =>
         {

@@ -21,6 +21,16 @@ public sealed class FrameworkLogDefaultsTests
         Assert.True(loggers.CreateLogger("ProxySidecar.AccessLog").IsEnabled(LogLevel.Information));
     }
 
+    [Theory]
+    [InlineData("Microsoft.AspNetCore.Server.Kestrel.Http2", LogLevel.Critical)]
+    [InlineData("Yarp.ReverseProxy.Forwarder.HttpForwarder", LogLevel.Warning)]
+    public void NoLoggingSettings_CategoriesAnAttackerCanFlood_Quiet(string category, LogLevel notLogged)
+    {
+        using var app = Build();
+
+        Assert.False(app.Services.GetRequiredService<ILoggerFactory>().CreateLogger(category).IsEnabled(notLogged));
+    }
+
     [Fact]
     public void LogLevelSetForTheCategory_OverridesTheDefault()
     {
