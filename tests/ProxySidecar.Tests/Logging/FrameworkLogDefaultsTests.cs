@@ -10,7 +10,7 @@ public sealed class FrameworkLogDefaultsTests
     [Theory]
     [InlineData("Microsoft.AspNetCore.Hosting.Diagnostics")]
     [InlineData("Microsoft.AspNetCore.Routing.EndpointMiddleware")]
-    [InlineData("Yarp.ReverseProxy.Forwarder.HttpForwarder")]
+    [InlineData("Yarp.ReverseProxy.Health.ActiveHealthCheckMonitor")]
     public void NoLoggingSettings_PerRequestCategoryQuiet_OwnCategoriesNot(string category)
     {
         using var app = Build();
