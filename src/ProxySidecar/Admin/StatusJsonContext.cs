@@ -27,4 +27,5 @@ namespace ProxySidecar.Admin;
 [JsonSerializable(typeof(long))]
 [JsonSerializable(typeof(string))]
 [JsonSerializable(typeof(string[]))]
+[JsonSerializable(typeof(long[]))]
 internal sealed partial class StatusJsonContext : JsonSerializerContext;

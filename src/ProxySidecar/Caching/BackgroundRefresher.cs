@@ -17,6 +17,11 @@ internal sealed class BackgroundRefresher(IServiceScopeFactory scopes, IHostAppl
 
     private const int MaxRemembered = 10_000;
 
+    /// <summary>Refreshes run at most this many at once.</summary>
+    internal const int MaxRunning = 32;
+
+    private int _runningCount;
+
     private readonly ConcurrentDictionary<string, byte> _running = new(StringComparer.Ordinal);
 
     // Per stored variant: the response time of the stale version the last successful refresh replaced, and when it finished.
@@ -38,15 +43,21 @@ internal sealed class BackgroundRefresher(IServiceScopeFactory scopes, IHostAppl
     {
         var owner = _owner;
         var key = primary + "#" + stale.VariantHash;
-        if (owner is null || lifetime.ApplicationStopping.IsCancellationRequested || AlreadyRefreshed(key, stale) || !_running.TryAdd(key, 0))
+        // At most MaxRunning at once: a burst of stale URLs must not become a burst of requests to the app (or of
+        // tasks and copies here). A refresh not started now is started by a later request for the entry.
+        if (owner is null || lifetime.ApplicationStopping.IsCancellationRequested || AlreadyRefreshed(key, stale)
+            || Volatile.Read(ref _runningCount) >= MaxRunning || !_running.TryAdd(key, 0))
         {
             return;
         }
+
+        Interlocked.Increment(ref _runningCount);
 
         // A refresh that finished between the check above and TryAdd recorded its result before leaving _running.
         if (AlreadyRefreshed(key, stale))
         {
             _running.TryRemove(key, out _);
+            Interlocked.Decrement(ref _runningCount);
             return;
         }
 
@@ -77,6 +88,7 @@ internal sealed class BackgroundRefresher(IServiceScopeFactory scopes, IHostAppl
             finally
             {
                 _running.TryRemove(key, out _);
+                Interlocked.Decrement(ref _runningCount);
             }
         });
     }

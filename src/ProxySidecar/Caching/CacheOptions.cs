@@ -11,6 +11,13 @@ public sealed class CacheOptions
     /// <summary>Bound of the in-memory store in bytes (entries are evicted beyond it). Needs a restart.</summary>
     public long SizeLimitBytes { get; set; } = 256L * 1024 * 1024;
 
+    /// <summary>
+    /// Managed heap allowed beyond what the cache holds (SizeLimitBytes, or the Redis first level): the process's heap
+    /// is limited to the sum (never above a limit the runtime already has), and half of it bounds the bodies captured
+    /// for the store at once. 0: no limit from the sidecar. Needs a restart.
+    /// </summary>
+    public long HeapHeadroomBytes { get; set; } = 96L * 1024 * 1024;
+
     /// <summary>Largest response body that is stored; larger ones stream through uncached.</summary>
     public long MaxEntryBytes { get; set; } = 8L * 1024 * 1024;
 

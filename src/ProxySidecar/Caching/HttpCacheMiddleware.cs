@@ -25,6 +25,7 @@ internal sealed partial class HttpCacheMiddleware
     private readonly CacheMetrics _metrics;
     private readonly BackgroundRefresher _refresher;
     private readonly ILogger<HttpCacheMiddleware> _logger;
+    private readonly CaptureBudget _captureBudget;
 
     public HttpCacheMiddleware(
         RequestDelegate next,
@@ -33,8 +34,10 @@ internal sealed partial class HttpCacheMiddleware
         RequestCoalescer coalescer,
         CacheMetrics metrics,
         BackgroundRefresher refresher,
+        CaptureBudget captureBudget,
         ILogger<HttpCacheMiddleware> logger)
     {
+        _captureBudget = captureBudget;
         _next = next;
         _policies = policies;
         _store = store;
@@ -283,7 +286,7 @@ internal sealed partial class HttpCacheMiddleware
 
         var exchange = new Exchange(this, context, policy, rule, primary, directives, credentials, stale, fwd, conditional, isHead, background: false);
         var original = context.Features.GetRequiredFeature<IHttpResponseBodyFeature>();
-        var body = new CapturingResponseBody(original, policy.MaxEntryBytes, exchange.Decide);
+        var body = new CapturingResponseBody(original, policy.MaxEntryBytes, exchange.Decide, _captureBudget);
         context.Features.Set<IHttpResponseBodyFeature>(body);
         try
         {
@@ -296,54 +299,61 @@ internal sealed partial class HttpCacheMiddleware
             clientConditions?.Restore(context.Request.Headers);
         }
 
-        switch (exchange.Outcome)
+        try
         {
-            case Outcome.Revalidated:
+            switch (exchange.Outcome)
             {
-                var freshened = Freshen(stale!, context.Response.Headers, exchange.RequestTimeMs, exchange.ResponseTimeMs, policy, rule);
-                ResetResponse(context);
-                var view = EntryView.Create(freshened.Entry, _store.NowMs, 0);
-                var stored = freshened.Storable ? "; stored" : "; detail=" + freshened.Detail;
-                await ServeAsync(context, policy, freshened.Entry, view, "revalidated", policy.CacheStatusName + "; fwd=" + fwd + "; fwd-status=304" + stored).ConfigureAwait(false);
-                if (!freshened.Storable)
+                case Outcome.Revalidated:
                 {
+                    var freshened = Freshen(stale!, context.Response.Headers, exchange.RequestTimeMs, exchange.ResponseTimeMs, policy, rule);
+                    ResetResponse(context);
+                    var view = EntryView.Create(freshened.Entry, _store.NowMs, 0);
+                    var stored = freshened.Storable ? "; stored" : "; detail=" + freshened.Detail;
+                    await ServeAsync(context, policy, freshened.Entry, view, "revalidated", policy.CacheStatusName + "; fwd=" + fwd + "; fwd-status=304" + stored).ConfigureAwait(false);
+                    if (!freshened.Storable)
+                    {
+                        return null;
+                    }
+
+                    coalesced?.Result.TrySetResult(freshened.Entry);
+                    await CompleteAndStoreAsync(context, policy, freshened.Entry, freshened.Bytes, freshened.Entry.Primary).ConfigureAwait(false);
+                    return freshened.Entry;
+                }
+
+                case Outcome.StaleOnError:
+                {
+                    ResetResponse(context);
+                    var view = EntryView.Create(stale!, _store.NowMs, 0);
+                    await ServeAsync(context, policy, stale!, view, "stale", policy.CacheStatusName + "; fwd=" + fwd + "; fwd-status=" + exchange.UpstreamStatus.ToString(CultureInfo.InvariantCulture) + "; detail=stale-if-error").ConfigureAwait(false);
                     return null;
                 }
 
-                coalesced?.Result.TrySetResult(freshened.Entry);
-                await CompleteAndStoreAsync(context, policy, freshened.Entry, freshened.Bytes, freshened.Entry.Primary).ConfigureAwait(false);
-                return freshened.Entry;
-            }
-
-            case Outcome.StaleOnError:
-            {
-                ResetResponse(context);
-                var view = EntryView.Create(stale!, _store.NowMs, 0);
-                await ServeAsync(context, policy, stale!, view, "stale", policy.CacheStatusName + "; fwd=" + fwd + "; fwd-status=" + exchange.UpstreamStatus.ToString(CultureInfo.InvariantCulture) + "; detail=stale-if-error").ConfigureAwait(false);
-                return null;
-            }
-
-            case Outcome.Store when !body.Overflowed && IsComplete(context, body):
-            {
-                var created = BuildEntry(exchange, body.Captured);
-                SetResult(context, "miss", created.Entry, _store.NowMs);
-                coalesced?.Result.TrySetResult(created.Entry);
-                await CompleteAndStoreAsync(context, policy, created.Entry, created.Bytes, primary).ConfigureAwait(false);
-                return created.Entry;
-            }
-
-            case Outcome.Store:
-                SetResult(context, "miss", null);
-                if (body.Overflowed)
+                case Outcome.Store when !body.Overflowed && IsComplete(context, body):
                 {
-                    _coalescer.MarkHitForMiss(primary, policy.HitForMissDuration);
+                    var created = BuildEntry(exchange, body.Captured);
+                    SetResult(context, "miss", created.Entry, _store.NowMs);
+                    coalesced?.Result.TrySetResult(created.Entry);
+                    await CompleteAndStoreAsync(context, policy, created.Entry, created.Bytes, primary).ConfigureAwait(false);
+                    return created.Entry;
                 }
 
-                return null;
+                case Outcome.Store:
+                    SetResult(context, "miss", null);
+                    if (body.Overflowed)
+                    {
+                        _coalescer.MarkHitForMiss(primary, policy.HitForMissDuration);
+                    }
 
-            default:
-                SetResult(context, exchange.Outcome == Outcome.Uncacheable ? "uncacheable" : "miss", null);
-                return null;
+                    return null;
+
+                default:
+                    SetResult(context, exchange.Outcome == Outcome.Uncacheable ? "uncacheable" : "miss", null);
+                    return null;
+            }
+        }
+        finally
+        {
+            body.ReleaseCapture();
         }
     }
 
@@ -361,28 +371,35 @@ internal sealed partial class HttpCacheMiddleware
         }
 
         var exchange = new Exchange(this, sub, policy, rule, primary, default, Credentials.Of(sub, rule), stale, "stale", conditional, isHead: false, background: true);
-        var body = new CapturingResponseBody(sub.Features.GetRequiredFeature<IHttpResponseBodyFeature>(), policy.MaxEntryBytes, exchange.Decide);
+        var body = new CapturingResponseBody(sub.Features.GetRequiredFeature<IHttpResponseBodyFeature>(), policy.MaxEntryBytes, exchange.Decide, _captureBudget);
         sub.Features.Set<IHttpResponseBodyFeature>(body);
-        await _next(sub).ConfigureAwait(false);
-        body.EnsureDecided();
-        if (exchange.Outcome == Outcome.Revalidated)
+        try
         {
-            var freshened = Freshen(stale, sub.Response.Headers, exchange.RequestTimeMs, exchange.ResponseTimeMs, policy, rule);
-            if (!freshened.Storable)
+            await _next(sub).ConfigureAwait(false);
+            body.EnsureDecided();
+            if (exchange.Outcome == Outcome.Revalidated)
             {
-                return false;
+                var freshened = Freshen(stale, sub.Response.Headers, exchange.RequestTimeMs, exchange.ResponseTimeMs, policy, rule);
+                if (!freshened.Storable)
+                {
+                    return false;
+                }
+
+                return await WriteEntryAsync(policy, freshened.Entry, freshened.Bytes, primary, sub.RequestAborted).ConfigureAwait(false);
             }
 
-            return await WriteEntryAsync(policy, freshened.Entry, freshened.Bytes, primary, sub.RequestAborted).ConfigureAwait(false);
-        }
+            if (exchange.Outcome == Outcome.Store && !body.Overflowed && IsComplete(sub, body))
+            {
+                var created = BuildEntry(exchange, body.Captured);
+                return await WriteEntryAsync(policy, created.Entry, created.Bytes, primary, sub.RequestAborted).ConfigureAwait(false);
+            }
 
-        if (exchange.Outcome == Outcome.Store && !body.Overflowed && IsComplete(sub, body))
+            return false;
+        }
+        finally
         {
-            var created = BuildEntry(exchange, body.Captured);
-            return await WriteEntryAsync(policy, created.Entry, created.Bytes, primary, sub.RequestAborted).ConfigureAwait(false);
+            body.ReleaseCapture();
         }
-
-        return false;
     }
 
     private static bool IsComplete(HttpContext context, CapturingResponseBody body) =>

@@ -16,19 +16,17 @@ internal sealed class HttpCacheStore
     private readonly IOutputCacheStore _store;
     private readonly CachePolicyProvider _policy;
     private readonly CacheMetrics _metrics;
-    private readonly CacheOccupancy _occupancy;
     private readonly TimeProvider _time;
     private readonly ILogger<HttpCacheStore> _logger;
     private readonly TimeSpan _timeout;
     private readonly TimeSpan _markerCacheDuration;
     private readonly ConcurrentDictionary<string, MarkerRead> _markers = new(StringComparer.Ordinal);
 
-    public HttpCacheStore(IOutputCacheStore store, CachePolicyProvider policy, CacheMetrics metrics, CacheOccupancy occupancy, CacheClock clock, ILogger<HttpCacheStore> logger, IConfiguration configuration)
+    public HttpCacheStore(IOutputCacheStore store, CachePolicyProvider policy, CacheMetrics metrics, CacheClock clock, ILogger<HttpCacheStore> logger, IConfiguration configuration)
     {
         _store = store;
         _policy = policy;
         _metrics = metrics;
-        _occupancy = occupancy;
         _time = clock.Time;
         _logger = logger;
         var options = new CacheOptions();
@@ -119,7 +117,6 @@ internal sealed class HttpCacheStore
         }
 
         _metrics.Stored(bytes.Length);
-        _occupancy.Stored(key, bytes.Length + (key.Length * 2), NowMs + (long)validFor.TotalMilliseconds, tags);
         return true;
     }
 
@@ -151,11 +148,6 @@ internal sealed class HttpCacheStore
             }
         }
 
-        if (reached)
-        {
-            _occupancy.EvictedTag(tag);
-        }
-
         return reached;
     }
 
@@ -175,8 +167,6 @@ internal sealed class HttpCacheStore
             CacheLog.StoreFailed(_logger, error, StoreOperations.Evict, tag);
             throw;
         }
-
-        _occupancy.EvictedTag(tag);
     }
 
     /// <summary>
@@ -232,10 +222,10 @@ internal sealed class HttpCacheStore
                 value = Math.Max(value, previous);
 
                 // Bounded: only checked when a marker was read from the store, never on a cached read
-                // (ConcurrentDictionary.Count takes every lock).
-                if (_markers.Count > 100_000)
+                // (ConcurrentDictionary.Count takes every lock). Reads older than the reuse window are worth nothing.
+                if (_markers.Count >= MaxRememberedMarkers)
                 {
-                    _markers.Clear();
+                    PruneMarkers(now);
                 }
 
                 _markers[key] = new MarkerRead(value, now);
@@ -245,6 +235,28 @@ internal sealed class HttpCacheStore
         }
 
         return latest;
+    }
+
+    /// <summary>At most this many marker reads are remembered (a few hundred kilobytes).</summary>
+    internal const int MaxRememberedMarkers = 4096;
+
+    internal int RememberedMarkers => _markers.Count;
+
+    private void PruneMarkers(long now)
+    {
+        foreach (var (key, read) in _markers)
+        {
+            if (now - read.ReadAtMs >= _markerCacheDuration.TotalMilliseconds)
+            {
+                _markers.TryRemove(new KeyValuePair<string, MarkerRead>(key, read));
+            }
+        }
+
+        // Still full: every read is recent. Forgetting them costs only reads from the store.
+        if (_markers.Count >= MaxRememberedMarkers)
+        {
+            _markers.Clear();
+        }
     }
 
     private async ValueTask<long> ReadMarkerAsync(string key, CancellationToken cancellationToken)
