@@ -1,20 +1,22 @@
 using System.Collections;
 using System.Globalization;
 using System.Reflection;
+using System.Text.Json;
 using System.Text.RegularExpressions;
+using Microsoft.Extensions.Configuration;
 
 namespace ProxySidecar.Tests.Repository;
 
 /// <summary>
 /// The documentation cannot drift from the code: docs/configuration.md documents every setting the sidecar
-/// binds, with its real default, and names no setting that does not exist; every relative link in README.md,
-/// docs/ and bench/README.md leads somewhere.
+/// binds, with its real default, and names no setting that does not exist, and so does appsettings.example.json;
+/// every relative link in README.md, CHANGELOG.md, docs/ and bench/README.md leads somewhere.
 /// </summary>
 public sealed partial class DocumentationTests
 {
     private const string ListIndex = "{n}";
 
-    private static readonly string[] FrontPages = ["README.md", "bench/README.md"];
+    private static readonly string[] FrontPages = ["README.md", "CHANGELOG.md", "bench/README.md"];
 
     private static readonly string Root = RepositoryLayoutTests.FindRoot();
 
@@ -95,6 +97,35 @@ public sealed partial class DocumentationTests
         }
 
         Assert.True(unknown.Count == 0, "Keys no options type binds: " + string.Join(", ", unknown.Distinct()));
+    }
+
+    /// <summary>
+    /// src/ProxySidecar/appsettings.example.json loads through .NET's JSON configuration (comments and all), holds
+    /// every setting but the items of rule lists (shown in comments), each with its real default, and nothing else.
+    /// </summary>
+    [Fact]
+    public void ExampleSettings_HoldEverySettingWithItsDefault()
+    {
+        var path = Path.Combine(Root, "src", "ProxySidecar", "appsettings.example.json");
+        var loaded = new ConfigurationBuilder().AddJsonFile(path).Build();
+        Assert.Equal("http://127.0.0.1:8080", loaded["Sidecar:Upstream:Address"]);
+
+        var options = new JsonDocumentOptions { CommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true };
+        using var example = JsonDocument.Parse(File.ReadAllText(path), options);
+        var values = new Dictionary<string, JsonElement>(StringComparer.Ordinal);
+        Flatten("Sidecar", example.RootElement.GetProperty("Sidecar"), values);
+
+        var unknown = values.Keys.Where(k => !Settings.Value.ContainsKey(k)).ToList();
+        var missing = Settings.Value.Keys.Where(k => !k.Contains(ListIndex, StringComparison.Ordinal) && !values.ContainsKey(k)).ToList();
+        var wrong = values
+            .Where(v => Settings.Value.TryGetValue(v.Key, out var setting) && setting.Type is not null
+                && !(v.Value.ValueKind == JsonValueKind.Null ? setting.Default is null : Same(setting.Type, setting.Default, v.Value.ToString())))
+            .Select(v => $"{v.Key}: {v.Value} (default {Format(Settings.Value[v.Key].Default)})")
+            .ToList();
+
+        Assert.True(unknown.Count == 0, "appsettings.example.json has keys no options type binds: " + string.Join(", ", unknown));
+        Assert.True(missing.Count == 0, "appsettings.example.json lacks: " + string.Join(", ", missing));
+        Assert.True(wrong.Count == 0, "appsettings.example.json differs from the defaults: " + string.Join(", ", wrong));
     }
 
     [Fact]
@@ -236,6 +267,21 @@ public sealed partial class DocumentationTests
     {
         type = Nullable.GetUnderlyingType(type) ?? type;
         return type.IsPrimitive || type.IsEnum || type == typeof(string) || type == typeof(TimeSpan) || type == typeof(decimal) || type == typeof(Uri);
+    }
+
+    /// <summary>The example file's keys: objects are sections, arrays are list settings, the rest are values.</summary>
+    private static void Flatten(string prefix, JsonElement element, Dictionary<string, JsonElement> values)
+    {
+        if (element.ValueKind != JsonValueKind.Object)
+        {
+            values[prefix] = element;
+            return;
+        }
+
+        foreach (var property in element.EnumerateObject())
+        {
+            Flatten(prefix + ":" + property.Name, property.Value, values);
+        }
     }
 
     /// <summary>Rows of the page's tables whose first cell is a Sidecar key: key → the second cell (the default).</summary>
