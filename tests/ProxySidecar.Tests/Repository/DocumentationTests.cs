@@ -128,6 +128,26 @@ public sealed partial class DocumentationTests
         Assert.True(wrong.Count == 0, "appsettings.example.json differs from the defaults: " + string.Join(", ", wrong));
     }
 
+    /// <summary>
+    /// Every message the sidecar can print when it refuses to start (option validators, certificate and file
+    /// errors, the extra file, OTLP variables) has its entry in docs/operations.md: each literal part of the
+    /// message (the text between the values it shows) is found there.
+    /// </summary>
+    [Fact]
+    public void OperationsPage_ExplainsEveryStartupMessage()
+    {
+        var page = Whitespace().Replace(Read("docs/operations.md"), " ");
+        var messages = StartupMessages().ToList();
+        Assert.True(messages.Count > 60, $"only {messages.Count} start-up messages found in src/");
+
+        var missing = messages
+            .Where(m => m.Parts.Any(part => !page.Contains(Whitespace().Replace(part, " "), StringComparison.Ordinal)))
+            .Select(m => $"{m.File}: {string.Join(" … ", m.Parts)}")
+            .ToList();
+
+        Assert.True(missing.Count == 0, "docs/operations.md has no entry for:" + Environment.NewLine + string.Join(Environment.NewLine, missing));
+    }
+
     [Fact]
     public void Documentation_RelativeLinksAndAnchorsResolve()
     {
@@ -269,6 +289,95 @@ public sealed partial class DocumentationTests
         return type.IsPrimitive || type.IsEnum || type == typeof(string) || type == typeof(TimeSpan) || type == typeof(decimal) || type == typeof(Uri);
     }
 
+    /// <summary>
+    /// The messages of errors.Add(...), new SidecarStartupException(...) and new CertificateLoadException(...) in
+    /// src/: their string literals (concatenated), cut at each interpolation hole; parts shorter than 12
+    /// characters ("the ", ": ") say nothing alone and are left out.
+    /// </summary>
+    private static IEnumerable<(string File, string[] Parts)> StartupMessages()
+    {
+        foreach (var file in Directory.EnumerateFiles(Path.Combine(Root, "src", "ProxySidecar"), "*.cs", SearchOption.AllDirectories))
+        {
+            var code = File.ReadAllText(file);
+            foreach (Match call in StartupMessageCall().Matches(code))
+            {
+                var parts = new List<string>();
+                var at = call.Index + call.Length;
+                while (ReadLiteral(code, ref at) is { } literal)
+                {
+                    parts.AddRange(InterpolationHole().Split(literal).Select(p => p.Replace("{{", "{", StringComparison.Ordinal)).Where(p => p.Trim().Length >= 12));
+                    var next = ConcatenatedLiteral().Match(code, at);
+                    if (!next.Success || next.Index != at)
+                    {
+                        break;
+                    }
+
+                    at += next.Length;
+                }
+
+                if (parts.Count > 0)
+                {
+                    yield return (Path.GetRelativePath(Root, file), parts.ToArray());
+                }
+            }
+        }
+    }
+
+    /// <summary>Reads a C# string literal ("..." or $"...") at <paramref name="at"/>, unescaped, with interpolations as {…}.</summary>
+    private static string? ReadLiteral(string code, ref int at)
+    {
+        var interpolated = code[at] == '$';
+        var i = interpolated ? at + 1 : at;
+        if (i >= code.Length || code[i] != '"')
+        {
+            return null;
+        }
+
+        var text = new System.Text.StringBuilder();
+        for (i++; i < code.Length && code[i] != '"'; i++)
+        {
+            if (code[i] == '\\')
+            {
+                i++;
+                text.Append(code[i] switch { 'n' => '\n', 't' => '\t', _ => code[i] });
+            }
+            else if (interpolated && code[i] == '{' && code[i + 1] == '{')
+            {
+                text.Append("{{");
+                i++;
+            }
+            else if (interpolated && code[i] == '{')
+            {
+                // Skip the hole, including any string literals inside it.
+                var depth = 1;
+                for (i++; depth > 0; i++)
+                {
+                    if (code[i] == '"')
+                    {
+                        for (i++; code[i] != '"'; i++)
+                        {
+                            i += code[i] == '\\' ? 1 : 0;
+                        }
+                    }
+                    else
+                    {
+                        depth += code[i] == '{' ? 1 : code[i] == '}' ? -1 : 0;
+                    }
+                }
+
+                i--;
+                text.Append("{…}");
+            }
+            else
+            {
+                text.Append(code[i]);
+            }
+        }
+
+        at = i + 1;
+        return text.ToString();
+    }
+
     /// <summary>The example file's keys: objects are sections, arrays are list settings, the rest are values.</summary>
     private static void Flatten(string prefix, JsonElement element, Dictionary<string, JsonElement> values)
     {
@@ -358,6 +467,18 @@ public sealed partial class DocumentationTests
 
     [GeneratedRegex(@":(\d+|\{[a-z]+\})(?=:|$)")]
     private static partial Regex ListSegment();
+
+    [GeneratedRegex(@"(errors\.Add|new SidecarStartupException|new CertificateLoadException)\((\s*\w+,)?\s*")]
+    private static partial Regex StartupMessageCall();
+
+    [GeneratedRegex(@"\s*\+\s*")]
+    private static partial Regex ConcatenatedLiteral();
+
+    [GeneratedRegex(@"\s+")]
+    private static partial Regex Whitespace();
+
+    [GeneratedRegex(@"\{…\}")]
+    private static partial Regex InterpolationHole();
 
     [GeneratedRegex(@"(?<!!)\[[^\]]*\]\((?<target>[^)\s]+)\)")]
     private static partial Regex Link();
