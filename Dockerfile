@@ -1,7 +1,7 @@
 # syntax=docker/dockerfile:1
 # ProxySidecar container image.
 #   docker build -t proxysidecar:0.1.0 .                  (the default: Native AOT, one native executable on
-#                                                           runtime-deps, no .NET runtime; README "Performance")
+#                                                           runtime-deps, no .NET runtime; bench/README.md)
 #   docker build --target jit -t proxysidecar:0.1.0-jit .  (the framework-dependent build on the ASP.NET runtime)
 # Runs as a non-root user with a read-only root filesystem (only /tmp is written: mount an emptyDir).
 # No certificate or key is in the image: mount the kubernetes.io/tls secret at /etc/proxysidecar/tls.
