@@ -58,6 +58,7 @@ internal sealed class BackgroundRefresher(IServiceScopeFactory scopes, IHostAppl
             request.PathBase,
             request.Path,
             request.QueryString,
+            context.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpRequestFeature>()?.RawTarget,
             [.. request.Headers.Where(h => !IsExcluded(h.Key))],
             context.Connection.RemoteIpAddress);
         _ = Task.Run(async () =>
@@ -115,6 +116,11 @@ internal sealed class BackgroundRefresher(IServiceScopeFactory scopes, IHostAppl
         request.PathBase = copy.PathBase;
         request.Path = copy.Path;
         request.QueryString = copy.Query;
+        if (copy.RawTarget is not null && sub.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpRequestFeature>() is { } feature)
+        {
+            // The app is asked for the target exactly as the client sent it, as on the client's own forward.
+            feature.RawTarget = copy.RawTarget;
+        }
         foreach (var (name, value) in copy.Headers)
         {
             request.Headers[name] = value;
@@ -141,6 +147,7 @@ internal sealed class BackgroundRefresher(IServiceScopeFactory scopes, IHostAppl
         PathString PathBase,
         PathString Path,
         QueryString Query,
+        string? RawTarget,
         KeyValuePair<string, Microsoft.Extensions.Primitives.StringValues>[] Headers,
         System.Net.IPAddress? Remote);
 }

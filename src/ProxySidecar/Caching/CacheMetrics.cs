@@ -15,6 +15,7 @@ internal sealed class CacheMetrics
     private readonly Counter<long> _storeErrors;
     private readonly Counter<long> _stores;
     private readonly Counter<long> _storedBytes;
+    private readonly Counter<long> _rejected;
 
     public CacheMetrics(IMeterFactory meterFactory, CacheOccupancy occupancy)
     {
@@ -23,11 +24,14 @@ internal sealed class CacheMetrics
         _storeErrors = meter.CreateCounter<long>(SidecarTelemetry.Instruments.CacheStoreErrors, "{error}", "Cache store operations that failed or timed out.");
         _stores = meter.CreateCounter<long>(SidecarTelemetry.Instruments.CacheStores, "{entry}", "Responses written to the cache store.");
         _storedBytes = meter.CreateCounter<long>(SidecarTelemetry.Instruments.CacheStoredBytes, "By", "Bytes written to the cache store.");
+        _rejected = meter.CreateCounter<long>(SidecarTelemetry.Instruments.CacheEntriesRejected, "{record}", "Records read from the store that were malformed or held another key; each was a miss.");
         meter.CreateObservableGauge(SidecarTelemetry.Instruments.CacheEntries, () => occupancy.Entries, "{entry}", "Entries this process stored that have not expired or been purged (upper bound).");
         meter.CreateObservableGauge(SidecarTelemetry.Instruments.CacheBytes, () => occupancy.Bytes, "By", "Bytes of the entries counted by proxysidecar.cache.entries.");
     }
 
     public void Lookup(string result) => _lookups.Add(1, new KeyValuePair<string, object?>("result", result));
+
+    public void EntryRejected(string reason) => _rejected.Add(1, new KeyValuePair<string, object?>("reason", reason));
 
     public void StoreError(string operation) => _storeErrors.Add(1, new KeyValuePair<string, object?>("operation", operation));
 

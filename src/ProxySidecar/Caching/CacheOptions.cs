@@ -63,8 +63,11 @@ public sealed class CacheRuleOptions
     /// <summary>Shown in logs; defaults to the rule's position.</summary>
     public string? Name { get; set; }
 
-    /// <summary>Path glob: <c>*</c> within a segment, <c>**</c> across segments, <c>?</c> one character. Case-sensitive.</summary>
+    /// <summary>Path glob: <c>*</c> within a segment, <c>**</c> across segments, <c>?</c> one character. Case-sensitive unless <see cref="IgnoreCase"/>.</summary>
     public string Path { get; set; } = "/**";
+
+    /// <summary>Match <see cref="Path"/> without regard to case. Unset: on for Bypass rules, off for the others.</summary>
+    public bool? IgnoreCase { get; set; }
 
     /// <summary>Methods the rule applies to (GET and HEAD when empty).</summary>
     public IList<string> Methods { get; } = [];
@@ -98,4 +101,10 @@ public sealed class CacheRuleOptions
 
     /// <summary>Ignore the client's Cache-Control / Pragma (protection against cache busting).</summary>
     public bool IgnoreClientCacheControl { get; set; }
+
+    /// <summary>
+    /// Cookie names (globs, e.g. <c>_ga*</c>) that do not make a request personal on this path: a request whose
+    /// cookies all match is looked up and stored like one without cookies. <c>*</c>: cookies do not matter here.
+    /// </summary>
+    public IList<string> IgnoreCookies { get; } = [];
 }

@@ -81,18 +81,28 @@ internal sealed partial class HttpCacheMiddleware
             return;
         }
 
+        if (context.Features.Get<IHttpRequestBodyDetectionFeature>() is { CanHaveBody: true })
+        {
+            // A GET or HEAD with a body: the app may answer by the body, which the key does not hold.
+            SetResult(context, "bypass", null);
+            AppendOnStarting(context, policy.CacheStatusName + "; fwd=request; detail=request-body");
+            await _next(context).ConfigureAwait(false);
+            return;
+        }
+
+        var credentials = Credentials.Of(context, rule);
         var directives = rule.IgnoreClientCacheControl ? default : CacheControl.Parse(request.Headers.CacheControl);
         var noCache = directives.NoCache || (!rule.IgnoreClientCacheControl && !directives.Present && CacheControl.PragmaNoCache(request.Headers.Pragma));
         var primary = CacheKey.Primary(request, rule);
         var aborted = context.RequestAborted;
 
         // Look up: the primary record is either the entry or the Vary names of the URL's variants.
-        var record = await _store.GetAsync(CacheKey.PrimaryStoreKey(primary), primary, aborted).ConfigureAwait(false);
+        var record = await _store.GetAsync(primary, null, aborted).ConfigureAwait(false);
         var entry = record;
         if (record is { Kind: RecordKind.Vary })
         {
             var variant = CacheKey.VariantHash(record.VaryNames, request.Headers);
-            entry = await _store.GetAsync(CacheKey.VariantStoreKey(primary, variant), primary, aborted).ConfigureAwait(false);
+            entry = await _store.GetAsync(primary, variant, aborted).ConfigureAwait(false);
         }
 
         if (entry is not null && entry.ResponseTimeMs <= await _store.LatestMarkerAsync(entry.EvictedMarkerKeys, aborted).ConfigureAwait(false))
@@ -106,10 +116,10 @@ internal sealed partial class HttpCacheMiddleware
             entry = null;
         }
 
-        if (entry is not null && !entry.MayServe(request))
+        if (entry is not null && !entry.MayServe(credentials))
         {
-            // Stored for requests without credentials; this one must go to the app (and is not coalesced).
-            await ForwardAsync(context, policy, rule, primary, directives, null, "miss", coalesced: null).ConfigureAwait(false);
+            // The request carries credentials and the entry was not explicitly shareable: the app answers it (not coalesced).
+            await ForwardAsync(context, policy, rule, primary, directives, credentials, null, "request", coalesced: null).ConfigureAwait(false);
             return;
         }
 
@@ -151,14 +161,14 @@ internal sealed partial class HttpCacheMiddleware
 
             // fwd=request when only the client's directives (no-cache, max-age, min-fresh) refused a fresh entry.
             var reason = noCache || (view.Fresh && !entry.NoCache) ? "request" : "stale";
-            if (reason == "stale" && !HttpMethods.IsHead(request.Method) && CanCoalesce(request, directives) && !_coalescer.IsHitForMiss(primary))
+            if (reason == "stale" && !HttpMethods.IsHead(request.Method) && CanCoalesce(request, directives, credentials) && !_coalescer.IsHitForMiss(primary))
             {
                 // Concurrent requests for an expired entry wait for one revalidation instead of all asking the app.
-                await CoalescedForwardAsync(context, policy, rule, primary, directives, entry, reason).ConfigureAwait(false);
+                await CoalescedForwardAsync(context, policy, rule, primary, directives, credentials, entry, reason).ConfigureAwait(false);
                 return;
             }
 
-            await ForwardAsync(context, policy, rule, primary, directives, entry, reason, coalesced: null).ConfigureAwait(false);
+            await ForwardAsync(context, policy, rule, primary, directives, credentials, entry, reason, coalesced: null).ConfigureAwait(false);
             return;
         }
 
@@ -169,17 +179,22 @@ internal sealed partial class HttpCacheMiddleware
         }
 
         var fwd = record is null ? "uri-miss" : "vary-miss";
-        if (HttpMethods.IsHead(request.Method) || !CanCoalesce(request, directives) || _coalescer.IsHitForMiss(primary))
+        if (HttpMethods.IsHead(request.Method) || !CanCoalesce(request, directives, credentials) || _coalescer.IsHitForMiss(primary))
         {
-            await ForwardAsync(context, policy, rule, primary, directives, null, fwd, coalesced: null).ConfigureAwait(false);
+            await ForwardAsync(context, policy, rule, primary, directives, credentials, null, fwd, coalesced: null).ConfigureAwait(false);
             return;
         }
 
-        await CoalescedForwardAsync(context, policy, rule, primary, directives, null, fwd).ConfigureAwait(false);
+        await CoalescedForwardAsync(context, policy, rule, primary, directives, credentials, null, fwd).ConfigureAwait(false);
     }
 
-    /// <summary>One request per key goes to the app (the leader); the others are served from its stored result.</summary>
-    private async Task CoalescedForwardAsync(HttpContext context, CachePolicy policy, CompiledRule rule, string primary, CacheControl directives, CacheEntry? stale, string fwd)
+    /// <summary>
+    /// One request per key goes to the app (the leader); the others wait and are answered with its result only
+    /// when it could have answered them from the cache (<see cref="CacheEntry.MayAnswerWaiters"/>, their
+    /// credentials and Vary). Otherwise they all go to the app side by side, and the URL is remembered as
+    /// uncacheable for a while (hit-for-miss) so that the next burst is not made to wait.
+    /// </summary>
+    private async Task CoalescedForwardAsync(HttpContext context, CachePolicy policy, CompiledRule rule, string primary, CacheControl directives, RequestCredentials credentials, CacheEntry? stale, string fwd)
     {
         var request = context.Request;
         var flight = _coalescer.Join(primary, out var leader);
@@ -188,11 +203,17 @@ internal sealed partial class HttpCacheMiddleware
             CacheEntry? stored = null;
             try
             {
-                stored = await ForwardAsync(context, policy, rule, primary, directives, stale, fwd, flight).ConfigureAwait(false);
+                stored = await ForwardAsync(context, policy, rule, primary, directives, credentials, stale, fwd, flight).ConfigureAwait(false);
             }
             finally
             {
-                _coalescer.Complete(flight, stored);
+                var answerable = stored is not null && stored.MayAnswerWaiters(_store.NowMs);
+                if (!answerable)
+                {
+                    _coalescer.MarkHitForMiss(primary, policy.HitForMissDuration);
+                }
+
+                _coalescer.Complete(flight, answerable ? stored : null);
             }
 
             return;
@@ -208,20 +229,24 @@ internal sealed partial class HttpCacheMiddleware
             shared = null;
         }
 
-        if (shared is not null && shared.MayServe(request) && (shared.VaryNames.Length == 0 || shared.VariantHash == CacheKey.VariantHash(shared.VaryNames, request.Headers)))
+        var now = _store.NowMs;
+        if (shared is not null && shared.MayAnswerWaiters(now) && shared.MayServe(credentials)
+            && (shared.VaryNames.Length == 0 || shared.VariantHash == CacheKey.VariantHash(shared.VaryNames, request.Headers)))
         {
-            var view = EntryView.Create(shared, _store.NowMs, 0);
+            var view = EntryView.Create(shared, now, 0);
             await ServeAsync(context, policy, shared, view, "hit", policy.CacheStatusName + "; hit; ttl=" + Seconds(view.TtlMs) + "; detail=coalesced").ConfigureAwait(false);
             return;
         }
 
-        await ForwardAsync(context, policy, rule, primary, directives, stale, fwd, coalesced: null).ConfigureAwait(false);
+        await ForwardAsync(context, policy, rule, primary, directives, credentials, stale, fwd, coalesced: null).ConfigureAwait(false);
     }
 
-    private static bool CanCoalesce(HttpRequest request, in CacheControl directives)
+    /// <summary>Only requests without credentials, conditions, ranges or no-store wait for another request's forward.</summary>
+    private static bool CanCoalesce(HttpRequest request, in CacheControl directives, RequestCredentials credentials)
     {
         var headers = request.Headers;
-        return !directives.NoStore
+        return credentials == RequestCredentials.None
+            && !directives.NoStore
             && !headers.ContainsKey(HeaderNames.IfNoneMatch) && !headers.ContainsKey(HeaderNames.IfModifiedSince)
             && !headers.ContainsKey(HeaderNames.IfMatch) && !headers.ContainsKey(HeaderNames.IfUnmodifiedSince)
             && !headers.ContainsKey(HeaderNames.Range);
@@ -238,6 +263,7 @@ internal sealed partial class HttpCacheMiddleware
         CompiledRule rule,
         string primary,
         CacheControl directives,
+        RequestCredentials credentials,
         CacheEntry? stale,
         string fwd,
         RequestCoalescer.Flight? coalesced)
@@ -255,7 +281,7 @@ internal sealed partial class HttpCacheMiddleware
             SetValidators(context.Request.Headers, stale!);
         }
 
-        var exchange = new Exchange(this, context, policy, rule, primary, directives, stale, fwd, conditional, isHead, background: false);
+        var exchange = new Exchange(this, context, policy, rule, primary, directives, credentials, stale, fwd, conditional, isHead, background: false);
         var original = context.Features.GetRequiredFeature<IHttpResponseBodyFeature>();
         var body = new CapturingResponseBody(original, policy.MaxEntryBytes, exchange.Decide);
         context.Features.Set<IHttpResponseBodyFeature>(body);
@@ -334,7 +360,7 @@ internal sealed partial class HttpCacheMiddleware
             SetValidators(sub.Request.Headers, stale);
         }
 
-        var exchange = new Exchange(this, sub, policy, rule, primary, default, stale, "stale", conditional, isHead: false, background: true);
+        var exchange = new Exchange(this, sub, policy, rule, primary, default, Credentials.Of(sub, rule), stale, "stale", conditional, isHead: false, background: true);
         var body = new CapturingResponseBody(sub.Features.GetRequiredFeature<IHttpResponseBodyFeature>(), policy.MaxEntryBytes, exchange.Decide);
         sub.Features.Set<IHttpResponseBodyFeature>(body);
         await _next(sub).ConfigureAwait(false);
@@ -458,7 +484,11 @@ internal sealed partial class HttpCacheMiddleware
                 && await _store.SetAsync(CacheKey.VariantStoreKey(primary, entry.VariantHash), urlHash, bytes, tags, validFor, cancellationToken).ConfigureAwait(false);
         }
 
-        _coalescer.ClearHitForMiss(primary);
+        if (entry.MayAnswerWaiters(_store.NowMs))
+        {
+            _coalescer.ClearHitForMiss(primary);
+        }
+
         return stored;
     }
 
@@ -513,7 +543,7 @@ internal sealed partial class HttpCacheMiddleware
             merged[name] = value;
         }
 
-        var decision = StorageDecision.Evaluate(stale.Status, merged, requestHasAuthorization: false, requestNoStore: false, rule, policy, requestTimeMs, responseTimeMs);
+        var decision = StorageDecision.Evaluate(stale.Status, merged, RequestCredentials.None, requestNoStore: false, rule, policy, requestTimeMs, responseTimeMs);
         var storable = decision.Store || !decision.ResponseReason;
         var entry = new CacheEntry
         {
@@ -664,7 +694,7 @@ internal sealed partial class HttpCacheMiddleware
             if (value.Length > 0 && Uri.TryCreate(self, value, out var target)
                 && Uri.Compare(self, target, UriComponents.SchemeAndServer, UriFormat.SafeUnescaped, StringComparison.OrdinalIgnoreCase) == 0)
             {
-                targets.Add(PrimaryFor(target, policy));
+                targets.Add(policy.PrimaryFor(target));
             }
         }
 
@@ -677,16 +707,6 @@ internal sealed partial class HttpCacheMiddleware
         }
 
         await Task.WhenAll(targets.Select(t => _store.InvalidateAsync(CacheTags.Url(CacheKey.Hash(t)), CancellationToken.None).AsTask())).ConfigureAwait(false);
-    }
-
-    /// <summary>The primary key of an absolute URL, as a GET for it would have it.</summary>
-    internal static string PrimaryFor(Uri url, CachePolicy policy)
-    {
-        var path = PathString.FromUriComponent(url).Value ?? "/";
-        // Uri reports the scheme's default port in HostAndPort, but a request for it has none in its Host header.
-        var authority = HostString.FromUriComponent(url);
-        var host = (url.IsDefaultPort ? authority.Host : authority.Value) ?? url.Authority;
-        return CacheKey.Primary(url.Scheme, host, path, url.Query, policy.Match(HttpMethods.Get, path).IgnoreQueryParameters);
     }
 
     private async Task GatewayTimeoutAsync(HttpContext context, CachePolicy policy)
@@ -757,6 +777,7 @@ internal sealed partial class HttpCacheMiddleware
         CompiledRule rule,
         string primary,
         CacheControl directives,
+        RequestCredentials credentials,
         CacheEntry? stale,
         string fwd,
         bool conditional,
@@ -793,7 +814,8 @@ internal sealed partial class HttpCacheMiddleware
                 return BodyMode.Hold;
             }
 
-            if (stale is not null && status is 500 or 502 or 503 or 504 && !stale.MustRevalidate && stale.StaleIfErrorMs >= 0)
+            // Never for an entry that must be validated before each use (no-cache) or once stale (must-revalidate).
+            if (stale is not null && status is 500 or 502 or 503 or 504 && !stale.MustRevalidate && !stale.NoCache && stale.StaleIfErrorMs >= 0)
             {
                 var view = EntryView.Create(stale, ResponseTimeMs, 0);
                 if (view.StalenessMs <= stale.StaleIfErrorMs)
@@ -815,7 +837,7 @@ internal sealed partial class HttpCacheMiddleware
                 decision = StorageDecision.Evaluate(
                     status,
                     headers,
-                    Context.Request.Headers.ContainsKey(HeaderNames.Authorization),
+                    credentials,
                     directives.NoStore,
                     rule,
                     policy,

@@ -24,7 +24,7 @@ internal readonly record struct StorageDecision(
     public static StorageDecision Evaluate(
         int status,
         IHeaderDictionary responseHeaders,
-        bool requestHasAuthorization,
+        RequestCredentials credentials,
         bool requestNoStore,
         CompiledRule rule,
         CachePolicy policy,
@@ -70,9 +70,21 @@ internal readonly record struct StorageDecision(
             return No("private", true);
         }
 
-        if (requestHasAuthorization && !(directives.Public || directives.SharedMaxAge is not null || directives.MustRevalidate))
+        // Shared explicitly: public, s-maxage, or the targeted field, which speaks to shared caches only.
+        var shared = directives.Public || directives.SharedMaxAge is not null || targetedValue is not null;
+        var authorizationAllowed = directives.Public || directives.SharedMaxAge is not null || directives.MustRevalidate;
+
+        // A response to a request with credentials is stored only when it explicitly allows sharing (RFC 9111 §3.5
+        // for Authorization; the same for cookies and client certificates). It says nothing of the URL for
+        // requests without them, so it does not mark the URL uncacheable.
+        if ((credentials & RequestCredentials.Authorization) != 0 && !authorizationAllowed)
         {
             return No("authorization", false);
+        }
+
+        if ((credentials & ~RequestCredentials.Authorization) != 0 && !shared)
+        {
+            return No("credentials", false);
         }
 
         if (responseHeaders.ContainsKey(HeaderNames.SetCookie) && !rule.AllowSetCookie)
@@ -123,7 +135,9 @@ internal readonly record struct StorageDecision(
         var sie = directives.StaleIfError is { } e ? e * 1000L : rule.StaleIfErrorMs ?? -1;
         var flags = (directives.NoCache ? Stores.CacheEntry.FlagNoCache : 0)
             | (directives.MustRevalidate || directives.ProxyRevalidate ? Stores.CacheEntry.FlagMustRevalidate : 0)
-            | (directives.Public || directives.SharedMaxAge is not null || directives.MustRevalidate ? Stores.CacheEntry.FlagAuthorizationAllowed : 0);
+            | (authorizationAllowed ? Stores.CacheEntry.FlagAuthorizationAllowed : 0)
+            | (shared ? Stores.CacheEntry.FlagShared : 0)
+            | (responseHeaders.ContainsKey(HeaderNames.SetCookie) ? Stores.CacheEntry.FlagSetCookie : 0);
         var initialAge = Freshness.CorrectedInitialAge(Freshness.ParseAge(FirstOrNull(responseHeaders.Age)), dateMs, requestTimeMs, responseTimeMs);
         return new StorageDecision(true, null, false, lifetime, initialAge, swr, sie, flags, vary);
     }

@@ -52,8 +52,29 @@ internal sealed class CachePolicy
 
     public CompiledRule[] Rules { get; }
 
-    /// <summary>The first rule matching; <see cref="CompiledRule.None"/> when none does.</summary>
+    /// <summary>
+    /// The rule for a request: the first rule matching <paramref name="path"/> (the routed path), and the first
+    /// matching its normalised form (<see cref="RulePath.Normalise"/>); when the two differ the stricter applies
+    /// (a Bypass over any caching rule, then the one that widens less). <see cref="CompiledRule.None"/> when none matches.
+    /// </summary>
     public CompiledRule Match(string method, string path)
+    {
+        var routed = First(method, path);
+        var normalised = RulePath.Normalise(path);
+        if (ReferenceEquals(normalised, path))
+        {
+            return routed;
+        }
+
+        var other = First(method, normalised);
+        return other.Looseness <= routed.Looseness ? other : routed;
+    }
+
+    /// <summary>The rule for a GET of <paramref name="url"/> and the primary key a request for it would have.</summary>
+    public string PrimaryFor(Uri url) =>
+        CacheKey.Primary(url, Match(HttpMethods.Get, PathString.FromUriComponent(CacheKey.SplitTarget(url.PathAndQuery).Path).Value ?? "/").IgnoreQueryParameters);
+
+    private CompiledRule First(string method, string path)
     {
         foreach (var rule in Rules)
         {

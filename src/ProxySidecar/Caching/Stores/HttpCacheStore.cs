@@ -39,9 +39,14 @@ internal sealed class HttpCacheStore
 
     public long NowMs => _time.GetUtcNow().ToUnixTimeMilliseconds();
 
-    /// <summary>The record under <paramref name="key"/>; null on a miss, an unreadable record or a store failure.</summary>
-    public async ValueTask<CacheEntry?> GetAsync(string key, string keyHash, CancellationToken cancellationToken)
+    /// <summary>
+    /// The record for <paramref name="primary"/> (and, for a variant, <paramref name="variantHash"/>); null on a miss,
+    /// a store failure, or a record that is not a well-formed entry for exactly that key. A store's bytes are untrusted:
+    /// a rejected record is counted and logged (once per key for a while) and is a miss, never an error.
+    /// </summary>
+    public async ValueTask<CacheEntry?> GetAsync(string primary, string? variantHash, CancellationToken cancellationToken)
     {
+        var key = variantHash is null ? CacheKey.PrimaryStoreKey(primary) : CacheKey.VariantStoreKey(primary, variantHash);
         byte[]? bytes;
         try
         {
@@ -51,7 +56,7 @@ internal sealed class HttpCacheStore
         catch (Exception error) when (error is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
         {
             _metrics.StoreError("get");
-            CacheLog.StoreFailed(_logger, error, "get", keyHash);
+            CacheLog.StoreFailed(_logger, error, "get", CacheKey.Hash(primary));
             return null;
         }
 
@@ -63,11 +68,41 @@ internal sealed class HttpCacheStore
         var entry = CacheEntrySerializer.Deserialize(bytes);
         if (entry is null)
         {
-            CacheLog.EntryUnreadable(_logger, keyHash);
+            Reject(primary, "malformed");
+            return null;
+        }
+
+        var matches = entry.Kind == RecordKind.Vary
+            ? variantHash is null
+            : entry.Primary == primary && entry.VariantHash == (variantHash ?? string.Empty);
+        if (!matches)
+        {
+            Reject(primary, "key-mismatch");
+            return null;
         }
 
         return entry;
     }
+
+    private void Reject(string primary, string reason)
+    {
+        _metrics.EntryRejected(reason);
+        var hash = CacheKey.Hash(primary);
+
+        // Logged once per key while the set lasts; the set is bounded, so a flood of bad keys cannot grow it.
+        if (_rejectedLogged.Count >= MaxRejectedLogged)
+        {
+            _rejectedLogged.Clear();
+        }
+
+        if (_rejectedLogged.TryAdd(hash, 0))
+        {
+            CacheLog.EntryRejected(_logger, hash, reason);
+        }
+    }
+
+    private const int MaxRejectedLogged = 1024;
+    private readonly ConcurrentDictionary<string, byte> _rejectedLogged = new(StringComparer.Ordinal);
 
     /// <summary>Writes a record; false when the store failed (logged and counted).</summary>
     public async ValueTask<bool> SetAsync(string key, string keyHash, byte[] bytes, string[] tags, TimeSpan validFor, CancellationToken cancellationToken)
