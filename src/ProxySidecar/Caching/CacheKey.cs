@@ -47,7 +47,11 @@ internal static class CacheKey
         return raw;
     }
 
-    /// <summary>The primary key of an absolute URL (purge, invalidation by Location), as a request for it would have it.</summary>
+    /// <summary>The primary key a GET of <paramref name="url"/> would have under <paramref name="policy"/> (purge, invalidation by Location).</summary>
+    public static string PrimaryFor(Uri url, CachePolicy policy) =>
+        Primary(url, policy.Match(HttpMethods.Get, PathString.FromUriComponent(SplitTarget(url.PathAndQuery).Path).Value ?? "/").IgnoreQueryParameters);
+
+    /// <summary>The primary key of an absolute URL, as a request for it would have it.</summary>
     public static string Primary(Uri url, string[] ignoredParameters)
     {
         // Uri reports the scheme's default port in its authority, but a request for it has none in its Host header.

@@ -1,22 +1,9 @@
 using System.Diagnostics;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.Options;
+using ProxySidecar.Caching;
 
 namespace ProxySidecar.Logging;
-
-/// <summary>
-/// The result the HTTP cache reached for a request (hit, miss, stale, revalidated, bypass, uncacheable),
-/// set by the cache and written into the access-log line.
-/// </summary>
-internal interface ICacheResultFeature
-{
-    string? Result { get; set; }
-}
-
-internal sealed class CacheResultFeature : ICacheResultFeature
-{
-    public string? Result { get; set; }
-}
 
 /// <summary>
 /// Writes one line per request with method, path, status, duration and bytes sent, after the response
@@ -52,8 +39,6 @@ internal sealed class AccessLogMiddleware(
         var started = Stopwatch.GetTimestamp();
         var counter = new CountingBodyFeature(context.Features.GetRequiredFeature<IHttpResponseBodyFeature>());
         context.Features.Set<IHttpResponseBodyFeature>(counter);
-        var cacheResult = new CacheResultFeature();
-        context.Features.Set<ICacheResultFeature>(cacheResult);
         try
         {
             await next(context).ConfigureAwait(false);
@@ -70,7 +55,7 @@ internal sealed class AccessLogMiddleware(
                 context.RequestAborted.IsCancellationRequested ? 499 : context.Response.StatusCode,
                 Math.Round(Stopwatch.GetElapsedTime(started).TotalMilliseconds, 3),
                 counter.BytesWritten,
-                cacheResult.Result ?? "none",
+                context.Features.Get<ICacheResultFeature>()?.Result.Name() ?? "none",
                 context.Connection.RemoteIpAddress,
                 activity?.TraceId ?? default,
                 activity?.SpanId ?? default,

@@ -70,10 +70,6 @@ internal sealed class CachePolicy
         return other.Looseness <= routed.Looseness ? other : routed;
     }
 
-    /// <summary>The rule for a GET of <paramref name="url"/> and the primary key a request for it would have.</summary>
-    public string PrimaryFor(Uri url) =>
-        CacheKey.Primary(url, Match(HttpMethods.Get, PathString.FromUriComponent(CacheKey.SplitTarget(url.PathAndQuery).Path).Value ?? "/").IgnoreQueryParameters);
-
     private CompiledRule First(string method, string path)
     {
         foreach (var rule in Rules)
