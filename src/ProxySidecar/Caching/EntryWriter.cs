@@ -20,26 +20,9 @@ internal sealed class EntryWriter(HttpCacheStore store, RequestCoalescer coalesc
     public static Built Build(UpstreamExchange exchange, ReadOnlyMemory<byte> body)
     {
         var decision = exchange.Decision;
-        var entry = new CacheEntry
-        {
-            Kind = RecordKind.Response,
-            VaryNames = decision.VaryNames,
-            Primary = exchange.Primary,
-            VariantHash = decision.VaryNames.Length == 0 ? string.Empty : CacheKey.VariantHash(decision.VaryNames, exchange.Context.Request.Headers),
-            Status = exchange.UpstreamStatus,
-            RequestTimeMs = exchange.RequestTimeMs,
-            ResponseTimeMs = exchange.ResponseTimeMs,
-            CorrectedInitialAgeMs = decision.CorrectedInitialAgeMs,
-            LifetimeMs = decision.LifetimeMs,
-            StaleWhileRevalidateMs = decision.StaleWhileRevalidateMs,
-            StaleIfErrorMs = decision.StaleIfErrorMs,
-            Flags = decision.Flags,
-            Tags = exchange.Tags,
-            Headers = exchange.StoredHeaders,
-            Body = body,
-        };
-        var (bytes, decoded) = CacheEntrySerializer.SerializeAndDecode(entry);
-        return new Built(decoded, bytes);
+        var variantHash = decision.VaryNames.Length == 0 ? string.Empty : CacheKey.VariantHash(decision.VaryNames, exchange.Context.Request.Headers);
+        var (bytes, entry) = Entry(exchange, decision, exchange.Primary, variantHash, exchange.UpstreamStatus, exchange.Tags, exchange.StoredHeaders, body);
+        return new Built(entry, bytes);
     }
 
     /// <summary>RFC 9111 §4.3.4: the stored headers are updated with those of the 304 (except the framing ones); times restart.</summary>
@@ -72,28 +55,34 @@ internal sealed class EntryWriter(HttpCacheStore store, RequestCoalescer coalesc
         }
 
         var decision = StorageDecision.Evaluate(stale.Status, merged, RequestCredentials.None, requestNoStore: false, exchange.Rule, policy, exchange.RequestTimeMs, exchange.ResponseTimeMs);
-        var storable = decision.Store || !decision.ResponseReason;
-        var entry = new CacheEntry
+
+        // Not storable any more (or only for validation): stale from now on, with the windows it had.
+        var applied = decision.Store
+            ? decision with { VaryNames = stale.VaryNames }
+            : new StorageDecision(false, decision.Detail, decision.ResponseReason, 0, 0, stale.StaleWhileRevalidateMs, stale.StaleIfErrorMs, stale.Flags, stale.VaryNames);
+        var (bytes, entry) = Entry(exchange, applied, stale.Primary, stale.VariantHash, stale.Status, stale.Tags, [.. headers], stale.Body);
+        return new Freshened(entry, bytes, decision.Store || !decision.ResponseReason, decision.Detail);
+    }
+
+    private static (byte[] Bytes, CacheEntry Entry) Entry(UpstreamExchange exchange, StorageDecision decision, string primary, string variantHash, int status, string[] tags, KeyValuePair<string, StringValues>[] headers, ReadOnlyMemory<byte> body) =>
+        CacheEntrySerializer.SerializeAndDecode(new CacheEntry
         {
             Kind = RecordKind.Response,
-            VaryNames = stale.VaryNames,
-            Primary = stale.Primary,
-            VariantHash = stale.VariantHash,
-            Status = stale.Status,
+            VaryNames = decision.VaryNames,
+            Primary = primary,
+            VariantHash = variantHash,
+            Status = status,
             RequestTimeMs = exchange.RequestTimeMs,
             ResponseTimeMs = exchange.ResponseTimeMs,
-            CorrectedInitialAgeMs = decision.Store ? decision.CorrectedInitialAgeMs : 0,
-            LifetimeMs = decision.Store ? decision.LifetimeMs : 0,
-            StaleWhileRevalidateMs = decision.Store ? decision.StaleWhileRevalidateMs : stale.StaleWhileRevalidateMs,
-            StaleIfErrorMs = decision.Store ? decision.StaleIfErrorMs : stale.StaleIfErrorMs,
-            Flags = decision.Store ? decision.Flags : stale.Flags,
-            Tags = stale.Tags,
-            Headers = [.. headers],
-            Body = stale.Body,
-        };
-        var (bytes, decoded) = CacheEntrySerializer.SerializeAndDecode(entry);
-        return new Freshened(decoded, bytes, storable, decision.Detail);
-    }
+            CorrectedInitialAgeMs = decision.CorrectedInitialAgeMs,
+            LifetimeMs = decision.LifetimeMs,
+            StaleWhileRevalidateMs = decision.StaleWhileRevalidateMs,
+            StaleIfErrorMs = decision.StaleIfErrorMs,
+            Flags = decision.Flags,
+            Tags = tags,
+            Headers = headers,
+            Body = body,
+        });
 
     /// <returns>True when the store accepted the entry (with the Redis store: handed to its background writer).</returns>
     public async Task<bool> WriteAsync(CachePolicy policy, CacheEntry entry, byte[] bytes, CancellationToken cancellationToken)
