@@ -230,7 +230,7 @@ internal sealed class HttpCacheMiddleware
                 ResponseWriter.Reset(http);
                 var view = EntryView.Create(stale!, _clock.NowMs, 0);
                 CacheResultRecorder.Record(http, _metrics, CacheResult.Stale, stale, view);
-                await ResponseWriter.ServeAsync(http, stale!, view, CacheStatusText.Forwarded(policy.CacheStatusName, reason, exchange.UpstreamStatus, detail: "stale-if-error")).ConfigureAwait(false);
+                await ResponseWriter.ServeAsync(http, stale!, view, CacheStatusText.Forwarded(policy.CacheStatusName, reason, exchange.UpstreamStatus, detail: exchange.StaleDetail)).ConfigureAwait(false);
                 return null;
             }
 
@@ -243,6 +243,25 @@ internal sealed class HttpCacheMiddleware
                 await _writer.WriteAsync(policy, built.Entry, built.Bytes, CancellationToken.None).ConfigureAwait(false);
                 return built.Entry;
             }
+
+            case ExchangeOutcome.HeadMatched:
+            {
+                CacheResultRecorder.Record(http, _metrics, CacheResult.Miss);
+                var freshened = EntryWriter.Freshen(exchange);
+                await ResponseWriter.CompleteAsync(http).ConfigureAwait(false);
+                if (freshened.Storable)
+                {
+                    await _writer.WriteAsync(policy, freshened.Entry, freshened.Bytes, CancellationToken.None).ConfigureAwait(false);
+                }
+
+                return null;
+            }
+
+            case ExchangeOutcome.HeadChanged:
+                CacheResultRecorder.Record(http, _metrics, CacheResult.Miss);
+                await ResponseWriter.CompleteAsync(http).ConfigureAwait(false);
+                await _invalidator.InvalidateUrlAsync(stale!.Primary).ConfigureAwait(false);
+                return null;
 
             case ExchangeOutcome.Store:
                 CacheResultRecorder.Record(http, _metrics, CacheResult.Miss);

@@ -16,6 +16,12 @@ internal static class ResponseWriter
         var request = context.Request;
         var response = context.Response;
         var notModified = entry.Status == StatusCodes.Status200OK && Validators.ClientConditionMatches(request, entry);
+        if (!notModified && ByteRange.TryGet(request, entry, out var range))
+        {
+            await ServeRangeAsync(context, entry, view, cacheStatus, range).ConfigureAwait(false);
+            return;
+        }
+
         response.StatusCode = notModified ? StatusCodes.Status304NotModified : entry.Status;
         var headers = response.Headers;
         foreach (var header in entry.Headers)
@@ -39,6 +45,38 @@ internal static class ResponseWriter
         {
             await response.Body.WriteAsync(entry.Body, context.RequestAborted).ConfigureAwait(false);
         }
+    }
+
+    /// <summary>RFC 9110 §14: a 206 with the range of the stored body, or a 416 when the range lies beyond it.</summary>
+    private static async Task ServeRangeAsync(HttpContext context, CacheEntry entry, EntryView view, string cacheStatus, ByteRange range)
+    {
+        var response = context.Response;
+        var headers = response.Headers;
+        var length = entry.Body.Length;
+        if (!range.Satisfiable)
+        {
+            response.StatusCode = StatusCodes.Status416RangeNotSatisfiable;
+            headers.ContentRange = range.ContentRange(length);
+            headers.Age = AgeText(view.AgeMs);
+            headers.Append(CacheStatusText.Header, cacheStatus);
+            headers.ContentLength = 0;
+            return;
+        }
+
+        response.StatusCode = StatusCodes.Status206PartialContent;
+        foreach (var header in entry.Headers)
+        {
+            if (!header.Key.Equals(HeaderNames.ContentLength, StringComparison.OrdinalIgnoreCase))
+            {
+                headers[header.Key] = header.Value;
+            }
+        }
+
+        headers.ContentRange = range.ContentRange(length);
+        headers.Age = AgeText(view.AgeMs);
+        headers.Append(CacheStatusText.Header, cacheStatus);
+        headers.ContentLength = range.Length;
+        await response.Body.WriteAsync(entry.Body.Slice((int)range.First, (int)range.Length), context.RequestAborted).ConfigureAwait(false);
     }
 
     /// <summary>RFC 9111 §5.2.1.7: nothing stored may answer an only-if-cached request.</summary>

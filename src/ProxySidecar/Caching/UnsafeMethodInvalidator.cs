@@ -10,8 +10,17 @@ namespace ProxySidecar.Caching;
 /// </summary>
 internal sealed class UnsafeMethodInvalidator(HttpCacheStore store)
 {
-    public static bool IsInvalidating(string method) =>
-        HttpMethods.IsPost(method) || HttpMethods.IsPut(method) || HttpMethods.IsPatch(method) || HttpMethods.IsDelete(method);
+    /// <summary>
+    /// Every method not known to be safe invalidates (RFC 9111 §4.4): POST, PUT, PATCH, DELETE, and any extension
+    /// method (PURGE or M-SEARCH sent to the public port are unsafe methods like any other).
+    /// </summary>
+    public static bool IsInvalidating(string method) => !IsSafe(method);
+
+    /// <summary>Safe methods (RFC 9110 §9.2.1, and WebDAV's PROPFIND, REPORT and SEARCH, and QUERY).</summary>
+    public static bool IsSafe(string method) =>
+        HttpMethods.IsGet(method) || HttpMethods.IsHead(method) || HttpMethods.IsOptions(method) || HttpMethods.IsTrace(method)
+        || method.Equals("PROPFIND", StringComparison.OrdinalIgnoreCase) || method.Equals("REPORT", StringComparison.OrdinalIgnoreCase)
+        || method.Equals("SEARCH", StringComparison.OrdinalIgnoreCase) || method.Equals("QUERY", StringComparison.OrdinalIgnoreCase);
 
     /// <summary>After the app answered <paramref name="context"/>'s unsafe request.</summary>
     public async Task InvalidateAsync(HttpContext context, CachePolicy policy)
@@ -38,6 +47,14 @@ internal sealed class UnsafeMethodInvalidator(HttpCacheStore store)
             }
         }
 
+        await InvalidateAsync(targets).ConfigureAwait(false);
+    }
+
+    /// <summary>Every variant of one URL (a HEAD that showed the stored GET is out of date).</summary>
+    public Task InvalidateUrlAsync(string primary) => InvalidateAsync(new HashSet<string>(StringComparer.Ordinal) { primary });
+
+    private async Task InvalidateAsync(HashSet<string> targets)
+    {
         // Side by side, so a slow store costs the response at most one store timeout, not one per target; a store
         // that cannot be reached (Redis down, its breaker open) is skipped, counted and logged by the store layer.
         if (targets.Count == 1)

@@ -24,8 +24,14 @@ internal enum ExchangeOutcome
     /// <summary>A 304 to the cache's own validators: held back; the stored entry is freshened and served.</summary>
     Revalidated,
 
-    /// <summary>An error within stale-if-error: held back; the stale entry is served.</summary>
+    /// <summary>An error within stale-if-error, or no answer within StaleIfUnreachable: held back; the stale entry is served.</summary>
     StaleOnError,
+
+    /// <summary>A HEAD whose validators match the stored GET's: sent to the client; the stored entry is freshened with its headers.</summary>
+    HeadMatched,
+
+    /// <summary>A HEAD whose validators differ from the stored GET's: sent to the client; the stored entry is invalidated.</summary>
+    HeadChanged,
 }
 
 /// <summary>
@@ -98,6 +104,9 @@ internal sealed class UpstreamExchange
 
     public string[] Tags { get; private set; } = [];
 
+    /// <summary>With <see cref="ExchangeOutcome.StaleOnError"/>: why the stale entry answers (stale-if-error, unreachable).</summary>
+    public string? StaleDetail { get; private set; }
+
     public BodyMode Decide(CapturingResponseBody body)
     {
         var response = Context.Response;
@@ -115,10 +124,26 @@ internal sealed class UpstreamExchange
             && EntryView.Create(Stale, ResponseTimeMs, 0).StalenessMs <= Stale.StaleIfErrorMs)
         {
             Outcome = ExchangeOutcome.StaleOnError;
+            StaleDetail = "stale-if-error";
+            return BodyMode.Hold;
+        }
+
+        // RFC 9111 §4.2.4: the app could not be reached at all (no response of its own), within the configured window.
+        if (Stale is not null && Stale.MayServeUnreachable && Context.GetForwarderErrorFeature() is { } failure && IsUnreachable(failure.Error)
+            && EntryView.Create(Stale, ResponseTimeMs, 0).StalenessMs <= Policy.StaleIfUnreachableMs)
+        {
+            Outcome = ExchangeOutcome.StaleOnError;
+            StaleDetail = "unreachable";
             return BodyMode.Hold;
         }
 
         var headers = response.Headers;
+        if (IsHead && Stale is not null && status == StatusCodes.Status200OK && !Background)
+        {
+            // RFC 9111 §4.3.5: a HEAD answer freshens the stored GET when its validators say it is the same representation.
+            Outcome = SameRepresentation(Stale, headers) ? ExchangeOutcome.HeadMatched : ExchangeOutcome.HeadChanged;
+        }
+
         var surrogate = headers[Policy.SurrogateKeyHeader];
         var decision = IsHead
             ? StorageDecision.No("head", false)
@@ -130,7 +155,7 @@ internal sealed class UpstreamExchange
             Tags = CollectTags(Rule.Tags, surrogate);
             StoredHeaders = EntryWriter.Snapshot(headers, Policy);
         }
-        else
+        else if (Outcome is not (ExchangeOutcome.HeadMatched or ExchangeOutcome.HeadChanged))
         {
             Outcome = decision.ResponseReason ? ExchangeOutcome.Uncacheable : ExchangeOutcome.PassThrough;
             if (decision.ResponseReason && !Background)
@@ -152,6 +177,37 @@ internal sealed class UpstreamExchange
         headers.Append(CacheStatusText.Header, CacheStatusText.Forwarded(Policy.CacheStatusName, Reason, status, decision.Store, decision.Store ? null : decision.Detail));
         return decision.Store ? BodyMode.Tee : BodyMode.PassThrough;
     }
+
+    /// <summary>
+    /// The stored entry and a HEAD answer describe the same representation: the strong ETag, else the Last-Modified,
+    /// is the same, and so is Content-Length when both have one. Without a validator to compare, they do not.
+    /// </summary>
+    private static bool SameRepresentation(CacheEntry stored, IHeaderDictionary head)
+    {
+        bool same;
+        if (stored.ETag is { } etag && !etag.StartsWith("W/", StringComparison.Ordinal))
+        {
+            same = head.ETag.Count == 1 && string.Equals(head.ETag[0], etag, StringComparison.Ordinal);
+        }
+        else if (stored.LastModified is { } lastModified)
+        {
+            same = head.LastModified.Count == 1 && string.Equals(head.LastModified[0], lastModified, StringComparison.Ordinal);
+        }
+        else
+        {
+            return false;
+        }
+
+        return same && (head.ContentLength is not { } length || stored.Header(HeaderNames.ContentLength) is not { } storedLength
+            || storedLength == length.ToString(System.Globalization.CultureInfo.InvariantCulture));
+    }
+
+    /// <summary>The forward failed before the app answered anything: refused, reset, timed out, no destination.</summary>
+    private static bool IsUnreachable(Yarp.ReverseProxy.Forwarder.ForwarderError error) => error is
+        Yarp.ReverseProxy.Forwarder.ForwarderError.Request
+        or Yarp.ReverseProxy.Forwarder.ForwarderError.RequestTimedOut
+        or Yarp.ReverseProxy.Forwarder.ForwarderError.NoAvailableDestinations
+        or Yarp.ReverseProxy.Forwarder.ForwarderError.ResponseHeaders;
 
     /// <summary>True when the response arrived whole: no forwarder error, no abort, as many bytes as it announced.</summary>
     public bool IsComplete(CapturingResponseBody body) =>

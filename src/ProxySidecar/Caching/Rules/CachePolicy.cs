@@ -13,6 +13,7 @@ internal sealed class CachePolicy
         HeuristicFreshness = options.HeuristicFreshness;
         HeuristicMaxAgeMs = (long)options.HeuristicMaxAge.TotalMilliseconds;
         KeepStaleForMs = (long)options.KeepStaleFor.TotalMilliseconds;
+        StaleIfUnreachableMs = (long)options.StaleIfUnreachable.TotalMilliseconds;
         MaxEntryLifetimeMs = (long)options.MaxEntryLifetime.TotalMilliseconds;
         HitForMissDuration = options.HitForMissDuration;
         CoalescingTimeout = options.CoalescingTimeout;
@@ -33,6 +34,8 @@ internal sealed class CachePolicy
     public long HeuristicMaxAgeMs { get; }
 
     public long KeepStaleForMs { get; }
+
+    public long StaleIfUnreachableMs { get; }
 
     public long MaxEntryLifetimeMs { get; }
 
