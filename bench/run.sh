@@ -7,7 +7,7 @@
 # Non-interactive and idempotent: installs what is missing (apt), publishes the sidecar (Release)
 # to bench/work/publish, starts every process itself, stops every one of them (by PID) on exit,
 # and writes bench/results/<date>.md, .png and .json (plus latest.md/latest.png).
-# See README.md, section "Performance", for what is measured and how.
+# See bench/README.md for what is measured and how.
 set -euo pipefail
 
 BENCH_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"

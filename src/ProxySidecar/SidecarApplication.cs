@@ -121,6 +121,8 @@ internal static class SidecarApplication
         services.AddSingleton<ReadinessEndpoint>();
         services.AddSingleton<IAdminEndpoint>(sp => sp.GetRequiredService<ReadinessEndpoint>());
         services.AddSingleton<IAdminEndpoint, StatusEndpoint>();
+        services.AddSingleton<IStatusContributor, MemoryStatus>();
+        services.AddHostedService<IdleMemoryTrim>();
 
         builder.AddSidecarTls();
         builder.AddSidecarCache();

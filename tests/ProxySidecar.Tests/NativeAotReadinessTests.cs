@@ -5,7 +5,7 @@ using ProxySidecar.Tests.Repository;
 namespace ProxySidecar.Tests;
 
 /// <summary>
-/// The sidecar publishes as Native AOT (README "Performance"). The AOT compile is too slow for CI, so what keeps our
+/// The sidecar publishes as Native AOT (bench/README.md, "Native AOT"). The AOT compile is too slow for CI, so what keeps our
 /// code AOT-safe is checked here and by the normal build: the trim/AOT analyzers (warnings are errors), the
 /// compile-time configuration binder and reflection-free JSON.
 /// </summary>

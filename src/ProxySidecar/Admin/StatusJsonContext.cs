@@ -28,4 +28,5 @@ namespace ProxySidecar.Admin;
 [JsonSerializable(typeof(long))]
 [JsonSerializable(typeof(string))]
 [JsonSerializable(typeof(string[]))]
+[JsonSerializable(typeof(long[]))]
 internal sealed partial class StatusJsonContext : JsonSerializerContext;

@@ -17,11 +17,15 @@ internal sealed class BackgroundRefresher(IServiceScopeFactory scopes, IHostAppl
 
     private const int MaxRemembered = 10_000;
 
+    /// <summary>Refreshes run at most this many at once.</summary>
+    internal const int MaxRunning = 32;
+
+    private int _runningCount;
+
     private readonly ConcurrentDictionary<string, byte> _running = new(StringComparer.Ordinal);
 
     // Per stored variant: the response time of the stale version the last successful refresh replaced, and when it finished.
     private readonly ConcurrentDictionary<string, (long StaleResponseTimeMs, long DoneAtMs)> _refreshed = new(StringComparer.Ordinal);
-    private HttpCacheMiddleware? _owner;
 
     /// <summary>Refreshes under way.</summary>
     public int Running => _running.Count;
@@ -31,22 +35,29 @@ internal sealed class BackgroundRefresher(IServiceScopeFactory scopes, IHostAppl
 
     private long _started;
 
-    /// <summary>The middleware whose forward path (routing + YARP) refreshes run through.</summary>
-    public void Attach(HttpCacheMiddleware owner) => _owner = owner;
-
-    public void Schedule(HttpContext context, CachePolicy policy, CompiledRule rule, string primary, CacheEntry stale)
+    /// <summary>
+    /// Starts <paramref name="refresh"/> of <paramref name="stale"/> in the background, on a copy of
+    /// <paramref name="context"/>'s request (its conditions, cache directives and framing left out). The delegate runs
+    /// the cache's forward path and returns true when it wrote a refreshed entry.
+    /// </summary>
+    public void Schedule(HttpContext context, CachePolicy policy, CacheEntry stale, Func<HttpContext, Task<bool>> refresh)
     {
-        var owner = _owner;
-        var key = primary + "#" + stale.VariantHash;
-        if (owner is null || lifetime.ApplicationStopping.IsCancellationRequested || AlreadyRefreshed(key, stale) || !_running.TryAdd(key, 0))
+        var key = stale.Primary + "#" + stale.VariantHash;
+        // At most MaxRunning at once: a burst of stale URLs must not become a burst of requests to the app (or of
+        // tasks and copies here). A refresh not started now is started by a later request for the entry.
+        if (lifetime.ApplicationStopping.IsCancellationRequested || AlreadyRefreshed(key, stale)
+            || Volatile.Read(ref _runningCount) >= MaxRunning || !_running.TryAdd(key, 0))
         {
             return;
         }
+
+        Interlocked.Increment(ref _runningCount);
 
         // A refresh that finished between the check above and TryAdd recorded its result before leaving _running.
         if (AlreadyRefreshed(key, stale))
         {
             _running.TryRemove(key, out _);
+            Interlocked.Decrement(ref _runningCount);
             return;
         }
 
@@ -58,13 +69,14 @@ internal sealed class BackgroundRefresher(IServiceScopeFactory scopes, IHostAppl
             request.PathBase,
             request.Path,
             request.QueryString,
+            context.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpRequestFeature>()?.RawTarget,
             [.. request.Headers.Where(h => !IsExcluded(h.Key))],
             context.Connection.RemoteIpAddress);
         _ = Task.Run(async () =>
         {
             try
             {
-                if (await RunAsync(owner, copy, policy, rule, primary, stale).ConfigureAwait(false))
+                if (await RunAsync(copy, policy, refresh).ConfigureAwait(false))
                 {
                     Remember(key, stale);
                 }
@@ -76,6 +88,7 @@ internal sealed class BackgroundRefresher(IServiceScopeFactory scopes, IHostAppl
             finally
             {
                 _running.TryRemove(key, out _);
+                Interlocked.Decrement(ref _runningCount);
             }
         });
     }
@@ -101,7 +114,7 @@ internal sealed class BackgroundRefresher(IServiceScopeFactory scopes, IHostAppl
         _refreshed[key] = (stale.ResponseTimeMs, clock.Time.GetUtcNow().ToUnixTimeMilliseconds());
     }
 
-    private async Task<bool> RunAsync(HttpCacheMiddleware owner, RequestCopy copy, CachePolicy policy, CompiledRule rule, string primary, CacheEntry stale)
+    private async Task<bool> RunAsync(RequestCopy copy, CachePolicy policy, Func<HttpContext, Task<bool>> refresh)
     {
         await using var scope = scopes.CreateAsyncScope();
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(lifetime.ApplicationStopping);
@@ -115,6 +128,11 @@ internal sealed class BackgroundRefresher(IServiceScopeFactory scopes, IHostAppl
         request.PathBase = copy.PathBase;
         request.Path = copy.Path;
         request.QueryString = copy.Query;
+        if (copy.RawTarget is not null && sub.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpRequestFeature>() is { } feature)
+        {
+            // The app is asked for the target exactly as the client sent it, as on the client's own forward.
+            feature.RawTarget = copy.RawTarget;
+        }
         foreach (var (name, value) in copy.Headers)
         {
             request.Headers[name] = value;
@@ -122,12 +140,12 @@ internal sealed class BackgroundRefresher(IServiceScopeFactory scopes, IHostAppl
 
         sub.Connection.RemoteIpAddress = copy.Remote;
         sub.RequestAborted = timeout.Token;
-        return await owner.RefreshAsync(sub, policy, rule, primary, stale).ConfigureAwait(false);
+        return await refresh(sub).ConfigureAwait(false);
     }
 
     // Conditions and cache directives are the cache's own for a refresh; framing headers do not apply to a GET without body.
     private static bool IsExcluded(string name) =>
-        HttpCacheMiddleware.IsConditionalHeader(name)
+        Validators.IsConditionalHeader(name)
         || name.Equals(HeaderNames.Range, StringComparison.OrdinalIgnoreCase)
         || name.Equals(HeaderNames.CacheControl, StringComparison.OrdinalIgnoreCase)
         || name.Equals(HeaderNames.Pragma, StringComparison.OrdinalIgnoreCase)
@@ -141,6 +159,7 @@ internal sealed class BackgroundRefresher(IServiceScopeFactory scopes, IHostAppl
         PathString PathBase,
         PathString Path,
         QueryString Query,
+        string? RawTarget,
         KeyValuePair<string, Microsoft.Extensions.Primitives.StringValues>[] Headers,
         System.Net.IPAddress? Remote);
 }

@@ -18,9 +18,6 @@ internal static partial class CacheLog
     [LoggerMessage(405, LogLevel.Information, "Cache purge: {Kind} {Target} (soft {Soft}).")]
     public static partial void Purged(ILogger logger, string kind, string target, bool soft);
 
-    [LoggerMessage(406, LogLevel.Debug, "A stored entry for {KeyHash} could not be read; treated as a miss.")]
-    public static partial void EntryUnreadable(ILogger logger, string keyHash);
-
-    [LoggerMessage(407, LogLevel.Warning, "Cache store write for {KeyHash} skipped: too many writes in flight.")]
-    public static partial void WriteSkipped(ILogger logger, string keyHash);
+    [LoggerMessage(406, LogLevel.Warning, "A stored record for {KeyHash} was rejected ({Reason}); treated as a miss. Another writer or version may share the store.")]
+    public static partial void EntryRejected(ILogger logger, string keyHash, string reason);
 }

@@ -11,6 +11,13 @@ public sealed class CacheOptions
     /// <summary>Bound of the in-memory store in bytes (entries are evicted beyond it). Needs a restart.</summary>
     public long SizeLimitBytes { get; set; } = 256L * 1024 * 1024;
 
+    /// <summary>
+    /// Managed heap allowed beyond what the cache holds (SizeLimitBytes, or the Redis first level): the process's heap
+    /// is limited to the sum (never above a limit the runtime already has), and half of it bounds the bodies captured
+    /// for the store at once. 0: no limit from the sidecar. Needs a restart.
+    /// </summary>
+    public long HeapHeadroomBytes { get; set; } = 96L * 1024 * 1024;
+
     /// <summary>Largest response body that is stored; larger ones stream through uncached.</summary>
     public long MaxEntryBytes { get; set; } = 8L * 1024 * 1024;
 
@@ -25,6 +32,12 @@ public sealed class CacheOptions
 
     /// <summary>Longest time anything stays in the store (entries and soft-purge markers).</summary>
     public TimeSpan MaxEntryLifetime { get; set; } = TimeSpan.FromDays(1);
+
+    /// <summary>
+    /// How long past its freshness a stored entry may still answer when the app cannot be reached (refused, reset,
+    /// timed out): RFC 9111 §4.2.4. Never for entries with must-revalidate, proxy-revalidate, no-cache or s-maxage. Zero: off.
+    /// </summary>
+    public TimeSpan StaleIfUnreachable { get; set; } = TimeSpan.FromSeconds(10);
 
     /// <summary>How long a URL found uncacheable is remembered, so requests for it are not coalesced.</summary>
     public TimeSpan HitForMissDuration { get; set; } = TimeSpan.FromSeconds(30);
@@ -63,8 +76,11 @@ public sealed class CacheRuleOptions
     /// <summary>Shown in logs; defaults to the rule's position.</summary>
     public string? Name { get; set; }
 
-    /// <summary>Path glob: <c>*</c> within a segment, <c>**</c> across segments, <c>?</c> one character. Case-sensitive.</summary>
+    /// <summary>Path glob: <c>*</c> within a segment, <c>**</c> across segments, <c>?</c> one character. Case-sensitive unless <see cref="IgnoreCase"/>.</summary>
     public string Path { get; set; } = "/**";
+
+    /// <summary>Match <see cref="Path"/> without regard to case. Unset: on for Bypass rules, off for the others.</summary>
+    public bool? IgnoreCase { get; set; }
 
     /// <summary>Methods the rule applies to (GET and HEAD when empty).</summary>
     public IList<string> Methods { get; } = [];
@@ -98,4 +114,10 @@ public sealed class CacheRuleOptions
 
     /// <summary>Ignore the client's Cache-Control / Pragma (protection against cache busting).</summary>
     public bool IgnoreClientCacheControl { get; set; }
+
+    /// <summary>
+    /// Cookie names (globs, e.g. <c>_ga*</c>) that do not make a request personal on this path: a request whose
+    /// cookies all match is looked up and stored like one without cookies. <c>*</c>: cookies do not matter here.
+    /// </summary>
+    public IList<string> IgnoreCookies { get; } = [];
 }

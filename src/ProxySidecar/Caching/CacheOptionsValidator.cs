@@ -20,8 +20,14 @@ internal sealed class CacheOptionsValidator : IValidateOptions<CacheOptions>
             errors.Add($"{p}MaxEntryBytes: {options.MaxEntryBytes} is out of range. Use a positive number of bytes, at most SizeLimitBytes and at most 1073741823 (default 8388608).");
         }
 
+        if (options.HeapHeadroomBytes != 0 && options.HeapHeadroomBytes < 32L * 1024 * 1024)
+        {
+            errors.Add($"{p}HeapHeadroomBytes: {options.HeapHeadroomBytes} is too small to run in. Use at least 33554432 (32 MiB), 0 for no heap limit, or the default 100663296 (96 MiB).");
+        }
+
         Positive(errors, p + "HeuristicMaxAge", options.HeuristicMaxAge, allowZero: true);
         Positive(errors, p + "KeepStaleFor", options.KeepStaleFor, allowZero: true);
+        Positive(errors, p + "StaleIfUnreachable", options.StaleIfUnreachable, allowZero: true);
         Positive(errors, p + "MaxEntryLifetime", options.MaxEntryLifetime, allowZero: false);
         Positive(errors, p + "HitForMissDuration", options.HitForMissDuration, allowZero: true);
         Positive(errors, p + "CoalescingTimeout", options.CoalescingTimeout, allowZero: false);

@@ -15,22 +15,21 @@ internal static class CachingSetup
         ArgumentNullException.ThrowIfNull(builder);
         var services = builder.Services;
 
-        // Storage is ASP.NET's IOutputCacheStore (the memory store unless something replaces it); the
-        // OutputCaching middleware itself is never used.
-        services.AddOutputCache();
-        services.AddOptions<OutputCacheOptions>().Configure<IConfiguration>((output, configuration) =>
+        // Storage is an IOutputCacheStore: the bounded memory store unless the Redis store replaces it.
+        services.AddSingleton(sp =>
         {
             var cache = new CacheOptions();
-            configuration.GetSection(CacheOptions.Section).Bind(cache);
-            output.SizeLimit = cache.SizeLimitBytes;
-            output.MaximumBodySize = cache.MaxEntryBytes;
+            sp.GetRequiredService<IConfiguration>().GetSection(CacheOptions.Section).Bind(cache);
+            return new MemoryCacheStore(cache.SizeLimitBytes, sp.GetRequiredService<TimeProvider>());
         });
+        services.AddSingleton<IOutputCacheStore>(sp => sp.GetRequiredService<MemoryCacheStore>());
+        services.AddSingleton<ICacheOccupancy>(sp => sp.GetRequiredService<MemoryCacheStore>());
+        services.AddSingleton(sp => CaptureBudget.From(sp.GetRequiredService<IConfiguration>()));
 
         services.TryAddSingleton(sp => new CacheClock(sp.GetRequiredService<TimeProvider>()));
         services.AddSingleton<IValidateOptions<CacheOptions>, CacheOptionsValidator>();
         services.AddSingleton<CachePolicyProvider>();
         services.AddHostedService<CachePolicyStartup>();
-        services.AddSingleton<CacheOccupancy>();
         services.AddSingleton<CacheMetrics>();
         services.AddSingleton<HttpCacheStore>();
         services.AddSingleton<RequestCoalescer>();
@@ -70,7 +69,7 @@ internal sealed class CachePolicyStartup(IServiceProvider services) : IHostedLif
 }
 
 /// <summary>The "cache" section of /status.</summary>
-internal sealed class CacheStatusContributor(CachePolicyProvider policies, CacheOccupancy occupancy, RequestCoalescer coalescer, BackgroundRefresher refresher) : IStatusContributor
+internal sealed class CacheStatusContributor(CachePolicyProvider policies, ICacheOccupancy occupancy, RequestCoalescer coalescer, BackgroundRefresher refresher) : IStatusContributor
 {
     public string Name => "cache";
 

@@ -30,14 +30,17 @@ internal sealed class CapturingResponseBody : Stream, IHttpResponseBodyFeature
 {
     private readonly IHttpResponseBodyFeature _inner;
     private readonly Func<CapturingResponseBody, BodyMode> _decide;
+    private readonly CaptureBudget? _budget;
     private ArrayBufferWriter<byte>? _buffer;
     private PipeWriter? _writer;
+    private long _reserved;
 
-    public CapturingResponseBody(IHttpResponseBodyFeature inner, long limit, Func<CapturingResponseBody, BodyMode> decide)
+    public CapturingResponseBody(IHttpResponseBodyFeature inner, long limit, Func<CapturingResponseBody, BodyMode> decide, CaptureBudget? budget = null)
     {
         _inner = inner;
         Limit = limit;
         _decide = decide;
+        _budget = budget;
     }
 
     public IHttpResponseBodyFeature Inner => _inner;
@@ -76,7 +79,14 @@ internal sealed class CapturingResponseBody : Stream, IHttpResponseBodyFeature
             Mode = _decide(this);
             if (Mode is BodyMode.Tee or BodyMode.Hold)
             {
-                _buffer = new ArrayBufferWriter<byte>(4096);
+                if (Reserve(4096))
+                {
+                    _buffer = new ArrayBufferWriter<byte>(4096);
+                }
+                else
+                {
+                    Overflowed = true;
+                }
             }
         }
 
@@ -84,6 +94,43 @@ internal sealed class CapturingResponseBody : Stream, IHttpResponseBodyFeature
     }
 
     public void DisableBuffering() => _inner.DisableBuffering();
+
+    /// <summary>Gives the captured bytes back to the budget (once the entry has been built from them, or not).</summary>
+    public void ReleaseCapture()
+    {
+        DropCapture();
+    }
+
+    /// <summary>
+    /// Keeps the budget reservation at least as large as the buffer will be (its capacity grows by doubling), so what is
+    /// reserved covers what is allocated.
+    /// </summary>
+    private bool Reserve(long needed)
+    {
+        if (_budget is null || needed <= _reserved)
+        {
+            return true;
+        }
+
+        var target = Math.Min(Math.Max(needed, _reserved * 2), Limit);
+        if (!_budget.TryReserve(target - _reserved))
+        {
+            return false;
+        }
+
+        _reserved = target;
+        return true;
+    }
+
+    private void DropCapture()
+    {
+        _buffer = null;
+        if (_reserved > 0)
+        {
+            _budget?.Release(_reserved);
+            _reserved = 0;
+        }
+    }
 
     public Task StartAsync(CancellationToken cancellationToken = default) =>
         EnsureDecided() is BodyMode.PassThrough or BodyMode.Tee ? _inner.StartAsync(cancellationToken) : Task.CompletedTask;
@@ -127,9 +174,9 @@ internal sealed class CapturingResponseBody : Stream, IHttpResponseBodyFeature
         Written += buffer.Length;
         if (_buffer is not null)
         {
-            if (Written > Limit)
+            if (Written > Limit || !Reserve(_buffer.WrittenCount + buffer.Length))
             {
-                _buffer = null;
+                DropCapture();
                 Overflowed = true;
             }
             else

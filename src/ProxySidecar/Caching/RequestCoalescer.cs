@@ -13,7 +13,12 @@ internal sealed class RequestCoalescer(CacheClock clock)
     private readonly ConcurrentDictionary<string, Flight> _flights = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, long> _hitForMiss = new(StringComparer.Ordinal);
 
+    /// <summary>At most this many URLs are remembered as uncacheable (forgetting one only lets its requests coalesce again).</summary>
+    internal const int MaxRemembered = 10_000;
+
     public int InFlight => _flights.Count;
+
+    internal int RememberedUncacheable => _hitForMiss.Count;
 
     /// <summary>Requests waiting for a leader, over all keys.</summary>
     public int Waiting => _flights.Values.Sum(f => f.Waiters);
@@ -62,9 +67,22 @@ internal sealed class RequestCoalescer(CacheClock clock)
             return;
         }
 
-        if (_hitForMiss.Count > 100_000)
+        // Bounded: marking happens on uncacheable responses, not on every request, so counting here is cheap.
+        if (_hitForMiss.Count >= MaxRemembered)
         {
-            _hitForMiss.Clear();
+            var now = clock.Time.GetUtcNow().ToUnixTimeMilliseconds();
+            foreach (var (known, until) in _hitForMiss)
+            {
+                if (until <= now)
+                {
+                    _hitForMiss.TryRemove(new KeyValuePair<string, long>(known, until));
+                }
+            }
+
+            if (_hitForMiss.Count >= MaxRemembered)
+            {
+                _hitForMiss.Clear();
+            }
         }
 
         _hitForMiss[key] = clock.Time.GetUtcNow().ToUnixTimeMilliseconds() + (long)duration.TotalMilliseconds;

@@ -1,22 +1,9 @@
 using System.Diagnostics;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.Options;
+using ProxySidecar.Caching;
 
 namespace ProxySidecar.Logging;
-
-/// <summary>
-/// The result the HTTP cache reached for a request (hit, miss, stale, revalidated, bypass, uncacheable),
-/// set by the cache and written into the access-log line.
-/// </summary>
-internal interface ICacheResultFeature
-{
-    string? Result { get; set; }
-}
-
-internal sealed class CacheResultFeature : ICacheResultFeature
-{
-    public string? Result { get; set; }
-}
 
 /// <summary>
 /// Writes one line per request with method, path, status, duration and bytes sent, after the response
@@ -52,8 +39,6 @@ internal sealed class AccessLogMiddleware(
         var started = Stopwatch.GetTimestamp();
         var counter = new CountingBodyFeature(context.Features.GetRequiredFeature<IHttpResponseBodyFeature>());
         context.Features.Set<IHttpResponseBodyFeature>(counter);
-        var cacheResult = new CacheResultFeature();
-        context.Features.Set<ICacheResultFeature>(cacheResult);
         try
         {
             await next(context).ConfigureAwait(false);
@@ -66,12 +51,12 @@ internal sealed class AccessLogMiddleware(
             // (the connection's end is logged with the count), so a reset flood cannot flood the log.
             if (!context.RequestAborted.IsCancellationRequested || Hosting.Http2ConnectionGuard.ShouldLogResetRequest(context))
             {
-                Write(context, started, counter.BytesWritten, cacheResult.Result);
+                Write(context, started, counter.BytesWritten);
             }
         }
     }
 
-    private void Write(HttpContext context, long started, long bytes, string? cacheResult)
+    private void Write(HttpContext context, long started, long bytes)
     {
         var activity = Activity.Current;
         var entry = new AccessLogEntry(
@@ -82,7 +67,7 @@ internal sealed class AccessLogMiddleware(
             context.RequestAborted.IsCancellationRequested ? 499 : context.Response.StatusCode,
             Math.Round(Stopwatch.GetElapsedTime(started).TotalMilliseconds, 3),
             bytes,
-            cacheResult ?? "none",
+            context.Features.Get<ICacheResultFeature>()?.Result.Name() ?? "none",
             context.Connection.RemoteIpAddress,
             activity?.TraceId ?? default,
             activity?.SpanId ?? default,

@@ -22,6 +22,23 @@ internal static class ForwardingTransforms
         "X-Forwarded-Client-Cert",
     ];
 
+    /// <summary>
+    /// Request headers with which a client can make an app (or its framework: IIS URL rewrite, Symfony, Spring,
+    /// method-override middleware) read another URL, method, scheme or host than the request's own. The cache keys
+    /// on the request's own, so the app must not see these (removed unless Sidecar:Upstream:StripOverrideHeaders is false).
+    /// </summary>
+    public static readonly string[] OverrideRequestHeaders =
+    [
+        "X-Original-URL",
+        "X-Rewrite-URL",
+        "X-HTTP-Method-Override",
+        "X-HTTP-Method",
+        "X-Method-Override",
+        "X-Forwarded-Scheme",
+        "X-Forwarded-Server",
+        "X-Host",
+    ];
+
     public static void Apply(TransformBuilderContext context)
     {
         context.UseDefaultForwarders = false;
@@ -32,6 +49,21 @@ internal static class ForwardingTransforms
         foreach (var header in SpoofableRequestHeaders)
         {
             context.AddRequestHeaderRemove(header);
+        }
+
+        // Read when the route is built, never per request (a change takes a restart).
+        var upstream = context.Services.GetService<Configuration.LastGoodOptions<UpstreamOptions>>()?.Current;
+        if (upstream?.StripOverrideHeaders ?? true)
+        {
+            foreach (var header in OverrideRequestHeaders)
+            {
+                context.AddRequestHeaderRemove(header);
+            }
+        }
+
+        foreach (var header in upstream?.StripRequestHeaders ?? [])
+        {
+            context.AddRequestHeaderRemove(header.Trim());
         }
 
         context.AddRequestTransform(RemoveConnectionNominatedRequestHeaders);

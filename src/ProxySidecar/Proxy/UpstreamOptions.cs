@@ -29,6 +29,15 @@ public sealed class UpstreamOptions
     /// Optional path probed with GET (any answer below 500 counts as up). Without it the probe is a TCP connect.
     /// </summary>
     public string? ProbePath { get; set; }
+
+    /// <summary>
+    /// Remove from requests the headers with which a client can make an app or its framework read another URL,
+    /// method or host than the one the cache keys on (<see cref="ForwardingTransforms.OverrideRequestHeaders"/>).
+    /// </summary>
+    public bool StripOverrideHeaders { get; set; } = true;
+
+    /// <summary>More request header names removed before the request reaches the app.</summary>
+    public IList<string> StripRequestHeaders { get; } = [];
 }
 
 public enum UpstreamProtocol
@@ -82,6 +91,14 @@ internal sealed class UpstreamOptionsValidator : IValidateOptions<UpstreamOption
         if (options.ProbePath is { Length: > 0 } probePath && !probePath.StartsWith('/'))
         {
             errors.Add($"{p}ProbePath: \"{probePath}\" must start with '/', e.g. /healthz.");
+        }
+
+        for (var i = 0; i < options.StripRequestHeaders.Count; i++)
+        {
+            if (!Caching.CacheOptionsValidator.IsToken(options.StripRequestHeaders[i]?.Trim() ?? string.Empty))
+            {
+                errors.Add($"{p}StripRequestHeaders:{i}: \"{options.StripRequestHeaders[i]}\" is not a header name. Use e.g. X-Debug-User.");
+            }
         }
 
         return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);

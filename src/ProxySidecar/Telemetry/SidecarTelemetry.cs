@@ -32,6 +32,9 @@ internal static class SidecarTelemetry
         /// <summary>Counter, unit "{entry}": responses written to the store.</summary>
         public const string CacheStores = "proxysidecar.cache.stores";
 
+        /// <summary>Counter, unit "{record}", tag <c>reason</c> = malformed | key-mismatch: store records rejected on read (each a miss).</summary>
+        public const string CacheEntriesRejected = "proxysidecar.cache.entries.rejected";
+
         /// <summary>Counter, unit "By": bytes written to the store.</summary>
         public const string CacheStoredBytes = "proxysidecar.cache.stored_bytes";
 

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Text.Json;
+using System.Text.RegularExpressions;
 using ProxySidecar.Hosting;
 using Xunit.Abstractions;
 
@@ -26,14 +27,16 @@ public sealed class DockerfileTests(ITestOutputHelper output)
         Assert.Equal("mcr.microsoft.com/dotnet/runtime-deps:10.0", runtime.From);
         Assert.Equal<string>(["/app/ProxySidecar"], JsonSerializer.Deserialize<string[]>(Assert.Single(runtime.Arguments("ENTRYPOINT")))!);
         Assert.Contains(runtime.Arguments("COPY"), c => c.StartsWith("--from=build-aot ", StringComparison.Ordinal));
-        Assert.Contains(build.Arguments("RUN"), r => r.StartsWith("dotnet publish", StringComparison.Ordinal) && r.Contains("-p:PublishAot=true", StringComparison.Ordinal));
+        Assert.Contains(build.Arguments("RUN"), r => r.Contains("dotnet publish", StringComparison.Ordinal) && r.Contains("-p:PublishAot=true", StringComparison.Ordinal));
     }
 
     /// <summary>The publish that tests/run.sh tests is the one the image builds: same project, configuration, runtime and AOT switch.</summary>
     [Fact]
     public void DefaultImage_PublishesWhatTheTestSuiteTests()
     {
-        var publish = Assert.Single(Assert.Single(File.Value.Stages, s => s.Name == "build-aot").Arguments("RUN"), r => r.StartsWith("dotnet publish", StringComparison.Ordinal));
+        var stage = Assert.Single(File.Value.Stages, s => s.Name == "build-aot");
+        var publish = Assert.Single(stage.Arguments("RUN"), r => r.Contains("dotnet publish", StringComparison.Ordinal))
+            .Replace("linux-$arch", "linux-" + stage.DotnetArch("amd64"), StringComparison.Ordinal);
         var suite = System.IO.File.ReadAllLines(RepositoryRoot.Combine("tests/run.sh")).Single(l => l.Contains("dotnet publish", StringComparison.Ordinal));
 
         foreach (var part in new[] { "src/ProxySidecar/ProxySidecar.csproj", "-c Release", "-r linux-x64", "-p:PublishAot=true" })
@@ -106,8 +109,78 @@ public sealed class DockerfileTests(ITestOutputHelper output)
     }
 
     /// <summary>
+    /// Both build stages run on the build machine's architecture and compile for the image's: BuildKit's TARGETARCH
+    /// (amd64, arm64) becomes .NET's architecture (x64, arm64) in <c>-r linux-$arch</c> for restore and publish. The
+    /// runtime stages are pulled for the target platform (no --platform of their own).
+    /// </summary>
+    [Fact]
+    public void BuildStages_RunOnTheBuildPlatform_AndRestoreAndPublishForTheTargetArchitecture()
+    {
+        foreach (var name in new[] { "build", "build-aot" })
+        {
+            var stage = Assert.Single(File.Value.Stages, s => s.Name == name);
+
+            Assert.Equal(["--platform=$BUILDPLATFORM"], stage.Flags);
+            Assert.Contains("TARGETARCH", stage.Arguments("ARG"));
+            Assert.Equal("x64", stage.DotnetArch("amd64"));
+            Assert.Equal("arm64", stage.DotnetArch("arm64"));
+            var restore = Assert.Single(stage.Arguments("RUN"), r => r.Contains("dotnet restore", StringComparison.Ordinal));
+            var publish = Assert.Single(stage.Arguments("RUN"), r => r.Contains("dotnet publish", StringComparison.Ordinal));
+            foreach (var command in new[] { restore, publish })
+            {
+                Assert.StartsWith("arch=$(cat /arch) && ", command, StringComparison.Ordinal);
+                Assert.Contains(" -r linux-$arch", command, StringComparison.Ordinal);
+            }
+        }
+
+        foreach (var stage in new[] { File.Value.Stages[^1], JitStage })
+        {
+            Assert.Empty(stage.Flags ?? []);
+        }
+    }
+
+    /// <summary>The Native AOT stage links with clang; for another architecture it installs that architecture's C runtime, binutils and zlib.</summary>
+    [Fact]
+    public void AotStage_InstallsTheCrossLinkingToolchainOnlyForAnotherArchitecture()
+    {
+        var install = Assert.Single(Assert.Single(File.Value.Stages, s => s.Name == "build-aot").Arguments("RUN"), r => r.Contains("apt-get install", StringComparison.Ordinal));
+
+        Assert.Contains("packages=\"clang llvm zlib1g-dev\"", install, StringComparison.Ordinal);
+        Assert.Contains("if [ \"$TARGETARCH\" != \"$BUILDARCH\" ]", install, StringComparison.Ordinal);
+        Assert.Contains("packages=\"$packages binutils-$triple gcc-$triple zlib1g-dev:$TARGETARCH\"", install, StringComparison.Ordinal);
+        Assert.Contains("amd64) echo x64 > /arch; triple=x86-64-linux-gnu;", install, StringComparison.Ordinal);
+        Assert.Contains("arm64) echo arm64 > /arch; triple=aarch64-linux-gnu;", install, StringComparison.Ordinal);
+        Assert.Contains("dpkg --add-architecture \"$TARGETARCH\"", install, StringComparison.Ordinal);
+    }
+
+    /// <summary>Both images say what they are: OCI labels from build arguments, the version defaulting to the project's.</summary>
+    [Fact]
+    public void RuntimeStages_CarryOciLabels_WithTheProjectsVersion()
+    {
+        Assert.Equal(ManifestTests.ProjectVersion.Value, File.Value.GlobalDefault("VERSION"));
+        Assert.NotNull(File.Value.GlobalDefault("SOURCE_URL"));
+        Assert.False(string.IsNullOrEmpty(File.Value.GlobalDefault("LICENSES")));
+        foreach (var stage in new[] { File.Value.Stages[^1], JitStage })
+        {
+            var labels = stage.Labels();
+
+            Assert.Equal("$VERSION", labels["org.opencontainers.image.version"]);
+            Assert.Equal("$SOURCE_URL", labels["org.opencontainers.image.source"]);
+            Assert.Equal("$LICENSES", labels["org.opencontainers.image.licenses"]);
+            Assert.Equal("ProxySidecar", labels["org.opencontainers.image.title"]);
+            Assert.Superset(new HashSet<string>(["VERSION", "SOURCE_URL", "LICENSES"], StringComparer.Ordinal), stage.Arguments("ARG").ToHashSet(StringComparer.Ordinal));
+        }
+
+        foreach (var stage in File.Value.Stages.Where(s => s.Name is "build" or "build-aot"))
+        {
+            Assert.Contains(" -p:Version=$VERSION ", Assert.Single(stage.Arguments("RUN"), r => r.Contains("dotnet publish", StringComparison.Ordinal)), StringComparison.Ordinal);
+        }
+    }
+
+    /// <summary>
     /// Runs the framework-dependent build stage as Docker would: its COPY instructions into a fresh directory, then its
-    /// RUN commands (about 30 s, once). The AOT stage's publish is the one tests/run.sh runs and tests.
+    /// RUN commands (about 30 s, once), for linux/arm64 from this machine: BuildKit would give them TARGETARCH=arm64 and
+    /// the build arguments as environment variables. The AOT stage's publish is the one tests/run.sh runs and tests.
     /// </summary>
     [Fact]
     [Trait("Category", "Slow")]
@@ -128,11 +201,17 @@ public sealed class DockerfileTests(ITestOutputHelper output)
                 }
                 else if (instruction == "RUN")
                 {
-                    Run(arguments.Replace(" /app", " " + app, StringComparison.Ordinal), workdir);
+                    var command = arguments.Replace(" /app", " " + app, StringComparison.Ordinal).Replace(" /arch", " " + Path.Combine(root, "arch"), StringComparison.Ordinal);
+                    Run(command, workdir, new Dictionary<string, string> { ["TARGETARCH"] = "arm64", ["VERSION"] = File.Value.GlobalDefault("VERSION")! });
                 }
             }
 
             Assert.True(System.IO.File.Exists(Path.Combine(app, "ProxySidecar.dll")), "the publish output has no ProxySidecar.dll");
+            using (var runtimeConfig = JsonDocument.Parse(System.IO.File.ReadAllText(Path.Combine(app, "ProxySidecar.deps.json"))))
+            {
+                Assert.Equal(".NETCoreApp,Version=v10.0/linux-arm64", runtimeConfig.RootElement.GetProperty("runtimeTarget").GetProperty("name").GetString());
+            }
+
             Assert.True(System.IO.File.Exists(Path.Combine(app, "appsettings.json")));
             Assert.DoesNotContain(Directory.EnumerateFiles(app, "*", SearchOption.AllDirectories), f => f.EndsWith(".key", StringComparison.Ordinal) || f.EndsWith(".pem", StringComparison.Ordinal));
         }
@@ -177,7 +256,7 @@ public sealed class DockerfileTests(ITestOutputHelper output)
         }
     }
 
-    private void Run(string command, string workdir)
+    private void Run(string command, string workdir, Dictionary<string, string> environment)
     {
         var start = new ProcessStartInfo("bash")
         {
@@ -189,6 +268,11 @@ public sealed class DockerfileTests(ITestOutputHelper output)
         start.ArgumentList.Add(command);
         start.Environment["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1";
         start.Environment["DOTNET_NOLOGO"] = "1";
+        foreach (var (key, value) in environment)
+        {
+            start.Environment[key] = value;
+        }
+
         using var process = Process.Start(start)!;
         var stdout = process.StandardOutput.ReadToEndAsync();
         var stderr = process.StandardError.ReadToEndAsync();
@@ -198,11 +282,16 @@ public sealed class DockerfileTests(ITestOutputHelper output)
     }
 
     /// <summary>Dockerfile instructions by stage, continuation lines joined, comments dropped.</summary>
-    private sealed record Dockerfile(IReadOnlyList<Stage> Stages)
+    private sealed record Dockerfile(IReadOnlyList<Stage> Stages, IReadOnlyList<string> GlobalArgs)
     {
+        /// <summary>The default of a global ARG (declared before the first FROM), or null.</summary>
+        public string? GlobalDefault(string name) =>
+            GlobalArgs.Select(a => a.Split('=', 2)).Where(p => p[0] == name).Select(p => p.Length > 1 ? p[1] : "").SingleOrDefault();
+
         public static Dockerfile Parse(string text)
         {
             var stages = new List<Stage>();
+            var globalArgs = new List<string>();
             var logical = new List<string>();
             var current = "";
             foreach (var raw in text.Split('\n'))
@@ -230,9 +319,16 @@ public sealed class DockerfileTests(ITestOutputHelper output)
                 var arguments = line[(space + 1)..].Trim();
                 if (instruction == "FROM")
                 {
-                    var words = arguments.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+                    var all = arguments.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+                    var flags = all.TakeWhile(w => w.StartsWith("--", StringComparison.Ordinal)).ToList();
+                    var words = all.Skip(flags.Count).ToArray();
                     var name = words.Length == 3 && words[1].Equals("AS", StringComparison.OrdinalIgnoreCase) ? words[2] : null;
-                    stages.Add(new Stage(words[0], [], name));
+                    stages.Add(new Stage(words[0], [], name, flags));
+                }
+                else if (stages.Count == 0)
+                {
+                    Assert.Equal("ARG", instruction);
+                    globalArgs.Add(arguments);
                 }
                 else
                 {
@@ -241,13 +337,24 @@ public sealed class DockerfileTests(ITestOutputHelper output)
                 }
             }
 
-            return new Dockerfile(stages);
+            return new Dockerfile(stages, globalArgs);
         }
     }
 
-    private sealed record Stage(string From, List<(string Instruction, string Arguments)> Instructions, string? Name = null)
+    private sealed record Stage(string From, List<(string Instruction, string Arguments)> Instructions, string? Name = null, IReadOnlyList<string>? Flags = null)
     {
         public IEnumerable<string> Arguments(string instruction) =>
             Instructions.Where(i => i.Instruction == instruction).Select(i => i.Arguments);
+
+        /// <summary>The .NET architecture the stage's own case statement gives for a BuildKit TARGETARCH ("amd64) echo x64 > /arch").</summary>
+        public string DotnetArch(string targetArch)
+        {
+            var run = Assert.Single(Arguments("RUN"), r => r.Contains("> /arch", StringComparison.Ordinal));
+            return Regex.Match(run, Regex.Escape(targetArch) + @"\) echo (\S+) > /arch").Groups[1].Value;
+        }
+
+        /// <summary>The stage's LABEL pairs.</summary>
+        public Dictionary<string, string> Labels() =>
+            Arguments("LABEL").SelectMany(l => Regex.Matches(l, "([A-Za-z0-9_.-]+)=\"([^\"]*)\"")).ToDictionary(m => m.Groups[1].Value, m => m.Groups[2].Value, StringComparer.Ordinal);
     }
 }

@@ -3,7 +3,7 @@ using k8s.Models;
 
 namespace ProxySidecar.IntegrationTests.Deployment;
 
-// Kinds outside the Kubernetes API that k8s/ uses, modelled with only the fields the manifests may
+// Kinds outside the Kubernetes API that the rendered manifests use, modelled with only the fields the manifests may
 // use, so strict parsing rejects anything misspelt or unknown there too.
 
 /// <summary>cert-manager.io/v1 Certificate.</summary>
@@ -59,60 +59,84 @@ public sealed class CertManagerCertificate : IKubernetesObject<V1ObjectMeta>
     }
 }
 
-/// <summary>kustomize.config.k8s.io/v1beta1 Kustomization (the fields k8s/ uses).</summary>
-public sealed class Kustomization : IKubernetesObject<V1ObjectMeta>
+/// <summary>monitoring.coreos.com/v1 PodMonitor (Prometheus Operator).</summary>
+public sealed class PodMonitor : IKubernetesObject<V1ObjectMeta>
 {
     public string ApiVersion { get; set; } = "";
 
     public string Kind { get; set; } = "";
 
-    public V1ObjectMeta Metadata { get; set; } = null!;
+    public V1ObjectMeta Metadata { get; set; } = new();
 
-    public string? Namespace { get; set; }
+    public PodMonitorSpec Spec { get; set; } = new();
 
-    public List<string>? Resources { get; set; }
-
-    public List<string>? Components { get; set; }
-
-    public List<LabelSet>? Labels { get; set; }
-
-    public List<Image>? Images { get; set; }
-
-    public List<PatchEntry>? Patches { get; set; }
-
-    public sealed class LabelSet
+    public sealed class PodMonitorSpec
     {
-        public Dictionary<string, string> Pairs { get; set; } = [];
+        public V1LabelSelector Selector { get; set; } = new();
 
-        public bool? IncludeSelectors { get; set; }
+        public NamespaceSelector? NamespaceSelector { get; set; }
 
-        public bool? IncludeTemplates { get; set; }
+        public List<PodMetricsEndpoint> PodMetricsEndpoints { get; set; } = [];
     }
 
-    public sealed class Image
+    public sealed class NamespaceSelector
+    {
+        public bool? Any { get; set; }
+
+        public List<string>? MatchNames { get; set; }
+    }
+
+    public sealed class PodMetricsEndpoint
+    {
+        public string? Port { get; set; }
+
+        public string? Path { get; set; }
+
+        public string? Scheme { get; set; }
+
+        public string? Interval { get; set; }
+
+        public string? ScrapeTimeout { get; set; }
+    }
+}
+
+/// <summary>monitoring.coreos.com/v1 PrometheusRule (Prometheus Operator).</summary>
+public sealed class PrometheusRule : IKubernetesObject<V1ObjectMeta>
+{
+    public string ApiVersion { get; set; } = "";
+
+    public string Kind { get; set; } = "";
+
+    public V1ObjectMeta Metadata { get; set; } = new();
+
+    public PrometheusRuleSpec Spec { get; set; } = new();
+
+    public sealed class PrometheusRuleSpec
+    {
+        public List<RuleGroup> Groups { get; set; } = [];
+    }
+
+    public sealed class RuleGroup
     {
         public string Name { get; set; } = "";
 
-        public string? NewName { get; set; }
+        public string? Interval { get; set; }
 
-        public string? NewTag { get; set; }
-
-        public string? Digest { get; set; }
+        public List<Rule> Rules { get; set; } = [];
     }
 
-    public sealed class PatchEntry
+    public sealed class Rule
     {
-        public string? Path { get; set; }
+        public string? Alert { get; set; }
 
-        public string? Patch { get; set; }
+        public string? Record { get; set; }
 
-        public PatchTarget? Target { get; set; }
-    }
+        public string Expr { get; set; } = "";
 
-    public sealed class PatchTarget
-    {
-        public string? Kind { get; set; }
+        public string? For { get; set; }
 
-        public string? Name { get; set; }
+        public Dictionary<string, string>? Labels { get; set; }
+
+        public Dictionary<string, string>? Annotations { get; set; }
     }
 }

@@ -37,7 +37,7 @@ public sealed class SidecarProcess : IDisposable
 
     /// <summary>
     /// When set, the process tests run this executable instead of <c>dotnet exec ProxySidecar.dll</c>: e.g. the
-    /// <c>ProxySidecar</c> of a Native AOT publish (README "Performance"). Unset in CI.
+    /// <c>ProxySidecar</c> of a Native AOT publish (bench/README.md, "Native AOT"). Unset in CI.
     /// </summary>
     public const string ExecutableVariable = "PROXYSIDECAR_TEST_EXECUTABLE";
 

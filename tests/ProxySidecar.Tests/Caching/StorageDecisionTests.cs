@@ -10,7 +10,10 @@ public sealed class StorageDecisionTests
     private static readonly CachePolicy Policy = new(new CacheOptions());
 
     private static StorageDecision Decide(int status, HeaderDictionary headers, bool authorization = false, CompiledRule? rule = null, CachePolicy? policy = null) =>
-        StorageDecision.Evaluate(status, headers, authorization, requestNoStore: false, rule ?? CompiledRule.None, policy ?? Policy, Now, Now);
+        Decide(status, headers, authorization ? RequestCredentials.Authorization : RequestCredentials.None, rule, policy);
+
+    private static StorageDecision Decide(int status, HeaderDictionary headers, RequestCredentials credentials, CompiledRule? rule = null, CachePolicy? policy = null) =>
+        StorageDecision.Evaluate(status, headers, credentials, requestNoStore: false, rule ?? CompiledRule.None, policy ?? Policy, Now, Now);
 
     [Fact]
     public void Evaluate_MaxAge_IsStoredWithThatLifetime()

@@ -24,6 +24,8 @@ public sealed class RepositoryLayoutTests
     [InlineData("tests")]
     [InlineData("certs")]
     [InlineData("k8s")]
+    [InlineData("docs")]
+    [InlineData("samples/DemoApp")]
     public void RequiredDirectory_Exists(string name) => Assert.True(Directory.Exists(Path.Combine(Root, name)), name);
 
     [Theory]
@@ -33,6 +35,10 @@ public sealed class RepositoryLayoutTests
     [InlineData("Dockerfile")]
     [InlineData("README.md")]
     [InlineData(".gitignore")]
+    [InlineData("LICENSE")]
+    [InlineData("CHANGELOG.md")]
+    [InlineData("src/ProxySidecar/appsettings.example.json")]
+    [InlineData("samples/try-it.sh")]
     public void RequiredFile_Exists(string name) => Assert.True(File.Exists(Path.Combine(Root, name)), name);
 
     internal static string FindRoot()

@@ -62,13 +62,15 @@ public sealed class LocalCacheLevelTests
     [Fact]
     public void Set_BeyondMaxBytes_DropsTheOldestAndStaysWithinTheBound()
     {
-        var level = Level(maxBytes: 3000, maxEntryBytes: 1000);
+        // Room for three entries, each charged what it costs in memory (not only its 1000 bytes).
+        var room = 3 * MemoryCacheStore.Charge("k0", new byte[1000], []);
+        var level = Level(maxBytes: room, maxEntryBytes: 1000);
         for (var i = 0; i < 10; i++)
         {
             level.Set("k" + i, new byte[1000], [], TimeSpan.FromSeconds(5));
         }
 
-        Assert.True(level.Bytes <= 3000);
+        Assert.True(level.Bytes <= room);
         Assert.Equal(3, level.Count);
         Assert.Null(level.TryGet("k0"));
         Assert.NotNull(level.TryGet("k9"));

@@ -22,7 +22,7 @@ public sealed class SharedCacheMetricsTests
         var store = new ResilientOutputCacheStore(inner, new RedisStoreOptions(), health, time, NullLogger<ResilientOutputCacheStore>.Instance);
         var options = Options.Create(new CacheStoreOptions { Store = "Redis", Redis = new RedisStoreOptions { Configuration = "127.0.0.1:1" } });
         await using var connection = new RedisConnection(options, time, NullLogger<RedisConnection>.Instance);
-        var cacheMetrics = new CacheMetrics(meterFactory, new CacheOccupancy(new CacheClock(time)));
+        var cacheMetrics = new CacheMetrics(meterFactory, new LocalCacheHolder(null));
         _ = new SharedCacheMetrics(meterFactory, health, connection, cacheMetrics);
 
         // Other tests record under the same meter name at the same time: listen to this factory's meters

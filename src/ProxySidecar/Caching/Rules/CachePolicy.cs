@@ -13,6 +13,7 @@ internal sealed class CachePolicy
         HeuristicFreshness = options.HeuristicFreshness;
         HeuristicMaxAgeMs = (long)options.HeuristicMaxAge.TotalMilliseconds;
         KeepStaleForMs = (long)options.KeepStaleFor.TotalMilliseconds;
+        StaleIfUnreachableMs = (long)options.StaleIfUnreachable.TotalMilliseconds;
         MaxEntryLifetimeMs = (long)options.MaxEntryLifetime.TotalMilliseconds;
         HitForMissDuration = options.HitForMissDuration;
         CoalescingTimeout = options.CoalescingTimeout;
@@ -34,6 +35,8 @@ internal sealed class CachePolicy
 
     public long KeepStaleForMs { get; }
 
+    public long StaleIfUnreachableMs { get; }
+
     public long MaxEntryLifetimeMs { get; }
 
     public TimeSpan HitForMissDuration { get; }
@@ -52,8 +55,25 @@ internal sealed class CachePolicy
 
     public CompiledRule[] Rules { get; }
 
-    /// <summary>The first rule matching; <see cref="CompiledRule.None"/> when none does.</summary>
+    /// <summary>
+    /// The rule for a request: the first rule matching <paramref name="path"/> (the routed path), and the first
+    /// matching its normalised form (<see cref="RulePath.Normalise"/>); when the two differ the stricter applies
+    /// (a Bypass over any caching rule, then the one that widens less). <see cref="CompiledRule.None"/> when none matches.
+    /// </summary>
     public CompiledRule Match(string method, string path)
+    {
+        var routed = First(method, path);
+        var normalised = RulePath.Normalise(path);
+        if (ReferenceEquals(normalised, path))
+        {
+            return routed;
+        }
+
+        var other = First(method, normalised);
+        return other.Looseness <= routed.Looseness ? other : routed;
+    }
+
+    private CompiledRule First(string method, string path)
     {
         foreach (var rule in Rules)
         {

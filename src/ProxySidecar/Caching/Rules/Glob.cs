@@ -7,10 +7,10 @@ namespace ProxySidecar.Caching.Rules;
 internal static class Glob
 {
     /// <summary>
-    /// A case-sensitive matcher for a path glob. <c>/static/**</c> matches <c>/static</c> and everything below it;
+    /// A matcher for a path glob, case-sensitive unless <paramref name="ignoreCase"/>. <c>/static/**</c> matches <c>/static</c> and everything below it;
     /// <c>/a/**/b</c> matches <c>/a/b</c> and <c>/a/x/y/b</c>; <c>*.css</c> stays within one segment.
     /// </summary>
-    public static Regex CompilePath(string pattern)
+    public static Regex CompilePath(string pattern, bool ignoreCase = false)
     {
         var regex = new StringBuilder("^");
         for (var i = 0; i < pattern.Length; i++)
@@ -49,7 +49,7 @@ internal static class Glob
 
         regex.Append('$');
         // Linear-time matching whatever the pattern: no backtracking, so no timeout is needed.
-        return new Regex(regex.ToString(), RegexOptions.CultureInvariant | RegexOptions.NonBacktracking);
+        return new Regex(regex.ToString(), RegexOptions.CultureInvariant | RegexOptions.NonBacktracking | (ignoreCase ? RegexOptions.IgnoreCase : RegexOptions.None));
     }
 
     /// <summary>Matches a name against a simple glob (<c>*</c> any run, <c>?</c> one character), ordinal.</summary>

@@ -43,6 +43,19 @@ internal static class RuleCompiler
 
         Names(errors, prefix + "IgnoreQueryParameters", rule.IgnoreQueryParameters, allowGlob: true);
         Names(errors, prefix + "VaryHeaders", rule.VaryHeaders, allowGlob: false);
+        for (var i = 0; i < rule.IgnoreCookies.Count; i++)
+        {
+            var name = rule.IgnoreCookies[i]?.Trim() ?? string.Empty;
+            if (name.Length == 0 || !CacheOptionsValidator.IsToken(name.Replace("*", "x", StringComparison.Ordinal).Replace("?", "x", StringComparison.Ordinal)))
+            {
+                errors.Add($"{prefix}IgnoreCookies:{i}: \"{rule.IgnoreCookies[i]}\" is not a cookie name or glob. Use e.g. _ga* or _gid, or * when cookies do not matter on this path.");
+            }
+        }
+
+        if (rule.Bypass && rule.IgnoreCookies.Count > 0)
+        {
+            errors.Add($"{prefix}IgnoreCookies: a Bypass rule never uses the cache, so ignoring cookies means nothing there. Remove IgnoreCookies or Bypass.");
+        }
         for (var i = 0; i < rule.Tags.Count; i++)
         {
             if (string.IsNullOrWhiteSpace(rule.Tags[i]) || rule.Tags[i].Any(char.IsWhiteSpace))
@@ -55,7 +68,7 @@ internal static class RuleCompiler
     public static CompiledRule Compile(CacheRuleOptions rule, int index) =>
         new(
             string.IsNullOrWhiteSpace(rule.Name) ? "#" + index.ToString(CultureInfo.InvariantCulture) : rule.Name,
-            rule.Path == "/**" ? null : Glob.CompilePath(rule.Path),
+            rule.Path == "/**" ? null : Glob.CompilePath(rule.Path, rule.IgnoreCase ?? rule.Bypass),
             rule.Methods.Select(m => m.Trim().ToUpperInvariant()).ToFrozenSet(StringComparer.Ordinal))
         {
             Bypass = rule.Bypass,
@@ -68,6 +81,7 @@ internal static class RuleCompiler
             AllowSetCookie = rule.AllowSetCookie,
             Tags = [.. rule.Tags.Select(t => t.Trim()).Distinct(StringComparer.Ordinal)],
             IgnoreClientCacheControl = rule.IgnoreClientCacheControl,
+            IgnoreCookies = [.. rule.IgnoreCookies.Select(n => n.Trim()).Distinct(StringComparer.Ordinal)],
         };
 
     private static long? Ms(TimeSpan? value) => value is { } v ? (long)v.TotalMilliseconds : null;

@@ -24,6 +24,15 @@ internal sealed class CacheEntry
     /// <summary>The response allowed reuse for requests with Authorization (public, s-maxage or must-revalidate).</summary>
     public const int FlagAuthorizationAllowed = 4;
 
+    /// <summary>The response explicitly allowed sharing (public, s-maxage or the targeted field): it may answer requests with cookies or a client certificate.</summary>
+    public const int FlagShared = 8;
+
+    /// <summary>The app's response carried Set-Cookie (a rule allowed storing it; the field itself is not stored).</summary>
+    public const int FlagSetCookie = 16;
+
+    /// <summary>The response had s-maxage, which carries proxy-revalidate's meaning for a shared cache (RFC 9111 §5.2.2.10).</summary>
+    public const int FlagSharedMaxAge = 32;
+
     public required RecordKind Kind { get; init; }
 
     /// <summary>Lower-case, sorted request header names the entry varies on (empty when none).</summary>
@@ -64,8 +73,29 @@ internal sealed class CacheEntry
 
     public bool AuthorizationAllowed => (Flags & FlagAuthorizationAllowed) != 0;
 
-    /// <summary>RFC 9111 §3.5: a request with Authorization may only be answered by an entry that allowed it.</summary>
-    public bool MayServe(HttpRequest request) => AuthorizationAllowed || !request.Headers.ContainsKey(Microsoft.Net.Http.Headers.HeaderNames.Authorization);
+    public bool Shared => (Flags & FlagShared) != 0;
+
+    public bool HadSetCookie => (Flags & FlagSetCookie) != 0;
+
+    /// <summary>
+    /// Whether the entry may answer when the app cannot be reached (RFC 9111 §4.2.4): not when it must be validated
+    /// before each use (no-cache) or once stale (must-revalidate, proxy-revalidate, s-maxage).
+    /// </summary>
+    public bool MayServeUnreachable => (Flags & (FlagNoCache | FlagMustRevalidate | FlagSharedMaxAge)) == 0;
+
+    /// <summary>
+    /// Whether this entry may answer a request with <paramref name="credentials"/>: Authorization only when the
+    /// response allowed it (RFC 9111 §3.5), cookies and client certificates only when it explicitly allowed sharing.
+    /// </summary>
+    public bool MayServe(RequestCredentials credentials) =>
+        ((credentials & RequestCredentials.Authorization) == 0 || AuthorizationAllowed)
+        && ((credentials & ~RequestCredentials.Authorization) == 0 || Shared);
+
+    /// <summary>
+    /// Whether requests that waited for this entry's forward (coalescing) may be answered with it: it is fresh at
+    /// <paramref name="nowMs"/>, needs no revalidation before each use, and its response set no cookie.
+    /// </summary>
+    public bool MayAnswerWaiters(long nowMs) => !NoCache && !HadSetCookie && AgeMs(nowMs) < LifetimeMs;
 
     public string? ETag => Header("ETag");
 

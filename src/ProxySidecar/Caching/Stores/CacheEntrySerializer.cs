@@ -1,3 +1,4 @@
+using System.Buffers.Binary;
 using System.Runtime.CompilerServices;
 using System.Text;
 using Microsoft.Extensions.Primitives;
@@ -59,6 +60,45 @@ internal static class CacheEntrySerializer
         return bytes;
     }
 
+    /// <summary>
+    /// The bytes the decoded twin of <paramref name="bytes"/> keeps alive beside the array (decoded now if it was not
+    /// yet: a store that keeps the array will hand it to the cache, which decodes it; 0 when it is not an entry):
+    /// the entry object, its arrays and every string of its headers, key, tags and derived keys. The body is a slice
+    /// of the array and costs nothing more. A memory store charges this to the record.
+    /// </summary>
+    public static long DecodedFootprint(byte[] bytes)
+    {
+        if (Deserialize(bytes) is not { } entry)
+        {
+            return 0;
+        }
+
+        // The object and the derived hash and marker keys it builds on first use (three keys of ~40 characters each).
+        long size = 200 + 400 + Strings(entry.VaryNames) + Strings(entry.Tags) + (2L * (entry.Primary.Length + entry.VariantHash.Length)) + 48;
+        size += 24 + (24L * entry.Headers.Length);
+        foreach (var (name, values) in entry.Headers)
+        {
+            size += 22 + (2L * name.Length) + 32;
+            foreach (var value in values)
+            {
+                size += 22 + (2L * (value?.Length ?? 0));
+            }
+        }
+
+        return size;
+
+        static long Strings(string[] values)
+        {
+            long total = 24 + (8L * values.Length);
+            foreach (var value in values)
+            {
+                total += 22 + (2L * value.Length);
+            }
+
+            return total;
+        }
+    }
+
     /// <summary>Serialises <paramref name="entry"/> and returns the decoded twin backed by the stored array.</summary>
     public static (byte[] Bytes, CacheEntry Entry) SerializeAndDecode(CacheEntry entry)
     {
@@ -67,7 +107,11 @@ internal static class CacheEntrySerializer
         return (bytes, decoded);
     }
 
-    /// <summary>Null when the bytes are not an entry of this version (treated as a miss).</summary>
+    /// <summary>
+    /// Null when the bytes are not a well-formed entry of this version (treated as a miss). Stored bytes are
+    /// untrusted (a shared store is written by other processes): every count and length is checked against the
+    /// bytes present before anything is allocated, and header names and values must be what a response may carry.
+    /// </summary>
     public static CacheEntry? Deserialize(byte[] bytes)
     {
         if (Decoded.TryGetValue(bytes, out var known))
@@ -80,68 +124,66 @@ internal static class CacheEntrySerializer
             return null;
         }
 
+        CacheEntry entry;
         try
         {
-            var entry = Read(bytes);
-            Decoded.AddOrUpdate(bytes, entry);
-            return entry;
+            entry = Read(bytes);
         }
-        catch (Exception error) when (error is EndOfStreamException or IOException or ArgumentException or FormatException)
+        catch (FormatException)
         {
             return null;
         }
+
+        Decoded.AddOrUpdate(bytes, entry);
+        return entry;
     }
 
     private static CacheEntry Read(byte[] bytes)
     {
-        using var stream = new MemoryStream(bytes, writable: false);
-        using var reader = new BinaryReader(stream, Encoding.UTF8);
-        stream.Position = 4;
-        var kind = (RecordKind)reader.ReadByte();
-        var vary = ReadArray(reader);
+        var reader = new Reader(bytes, 4);
+        var kind = (RecordKind)reader.Byte();
+        var vary = reader.Strings(MaxVaryNames);
+        foreach (var name in vary)
+        {
+            Require(IsToken(name), "Bad Vary name.");
+        }
+
         if (kind == RecordKind.Vary)
         {
+            Require(reader.Remaining == 0, "Trailing bytes.");
             return new CacheEntry { Kind = kind, VaryNames = vary };
         }
 
-        if (kind != RecordKind.Response)
-        {
-            throw new FormatException("Unknown record kind.");
-        }
-
-        var primary = reader.ReadString();
-        var variant = reader.ReadString();
-        var status = reader.ReadInt32();
-        var requestTime = reader.ReadInt64();
-        var responseTime = reader.ReadInt64();
-        var initialAge = reader.ReadInt64();
-        var lifetime = reader.ReadInt64();
-        var swr = reader.ReadInt64();
-        var sie = reader.ReadInt64();
-        var flags = reader.ReadInt32();
-        var tags = ReadArray(reader);
-        var headerCount = reader.ReadInt32();
+        Require(kind == RecordKind.Response, "Unknown record kind.");
+        var primary = reader.String();
+        var variant = reader.String();
+        var status = reader.Int32();
+        var requestTime = reader.Int64();
+        var responseTime = reader.Int64();
+        var initialAge = reader.Int64();
+        var lifetime = reader.Int64();
+        var swr = reader.Int64();
+        var sie = reader.Int64();
+        var flags = reader.Int32();
+        Require(status is >= 100 and <= 999 && requestTime >= 0 && responseTime >= 0 && initialAge >= 0 && lifetime >= 0 && swr >= -1 && sie >= -1 && flags >= 0, "Field out of range.");
+        var tags = reader.Strings(MaxTags);
+        var headerCount = reader.Count(MaxHeaders, MinHeaderBytes);
         var headers = new KeyValuePair<string, StringValues>[headerCount];
         for (var i = 0; i < headerCount; i++)
         {
-            var name = reader.ReadString();
-            var count = reader.ReadInt32();
-            var values = new string[count];
-            for (var j = 0; j < count; j++)
+            var name = reader.String();
+            Require(IsToken(name), "Bad header name.");
+            var values = reader.Strings(MaxHeaders);
+            foreach (var value in values)
             {
-                values[j] = reader.ReadString();
+                Require(IsFieldValue(value), "Bad header value.");
             }
 
             headers[i] = new(name, new StringValues(values));
         }
 
-        var bodyLength = reader.ReadInt32();
-        var offset = (int)stream.Position;
-        if (bodyLength < 0 || offset + bodyLength != bytes.Length)
-        {
-            throw new FormatException("Body length does not match.");
-        }
-
+        var bodyLength = reader.Int32();
+        Require(bodyLength >= 0 && bodyLength == reader.Remaining, "Body length does not match.");
         return new CacheEntry
         {
             Kind = kind,
@@ -158,8 +200,123 @@ internal static class CacheEntrySerializer
             Flags = flags,
             Tags = tags,
             Headers = headers,
-            Body = new ReadOnlyMemory<byte>(bytes, offset, bodyLength),
+            Body = new ReadOnlyMemory<byte>(bytes, reader.Position, bodyLength),
         };
+    }
+
+    private const int MaxVaryNames = 64;
+    private const int MaxTags = 1024;
+    private const int MaxHeaders = 1024;
+
+    // A header is at least a one-byte name length, a one-character name and a four-byte value count.
+    private const int MinHeaderBytes = 6;
+
+    private static readonly UTF8Encoding StrictUtf8 = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
+
+    private static void Require(bool condition, string reason)
+    {
+        if (!condition)
+        {
+            throw new FormatException(reason);
+        }
+    }
+
+    private static bool IsToken(string value)
+    {
+        foreach (var c in value)
+        {
+            if (!(char.IsAsciiLetterOrDigit(c) || "!#$%&'*+-.^_`|~".Contains(c, StringComparison.Ordinal)))
+            {
+                return false;
+            }
+        }
+
+        return value.Length > 0;
+    }
+
+    /// <summary>What a field value may hold on the wire: no CR, LF or NUL (obs-text is kept).</summary>
+    private static bool IsFieldValue(string value) => value.AsSpan().IndexOfAny('\r', '\n', '\0') < 0;
+
+    /// <summary>Reads the BinaryWriter layout with every length checked against the bytes left.</summary>
+    private ref struct Reader(ReadOnlySpan<byte> data, int position)
+    {
+        private readonly ReadOnlySpan<byte> _data = data;
+
+        public int Position { get; private set; } = position;
+
+        public readonly int Remaining => _data.Length - Position;
+
+        public byte Byte()
+        {
+            Require(Remaining >= 1, "Truncated.");
+            return _data[Position++];
+        }
+
+        public int Int32()
+        {
+            Require(Remaining >= 4, "Truncated.");
+            var value = BinaryPrimitives.ReadInt32LittleEndian(_data[Position..]);
+            Position += 4;
+            return value;
+        }
+
+        public long Int64()
+        {
+            Require(Remaining >= 8, "Truncated.");
+            var value = BinaryPrimitives.ReadInt64LittleEndian(_data[Position..]);
+            Position += 8;
+            return value;
+        }
+
+        /// <summary>A count of items each at least <paramref name="minBytes"/> long, at most <paramref name="max"/>.</summary>
+        public int Count(int max, int minBytes)
+        {
+            var count = Int32();
+            Require(count >= 0 && count <= max && (long)count * minBytes <= Remaining, "Bad count.");
+            return count;
+        }
+
+        public string[] Strings(int max)
+        {
+            // A string is at least its one-byte length.
+            var values = new string[Count(max, 1)];
+            for (var i = 0; i < values.Length; i++)
+            {
+                values[i] = String();
+            }
+
+            return values;
+        }
+
+        /// <summary>A 7-bit encoded length (at most five bytes) and that many bytes of strict UTF-8.</summary>
+        public string String()
+        {
+            var length = 0;
+            for (var shift = 0; ; shift += 7)
+            {
+                Require(shift < 35, "Bad string length.");
+                var b = Byte();
+                length |= (b & 0x7F) << shift;
+                if ((b & 0x80) == 0)
+                {
+                    break;
+                }
+            }
+
+            Require(length >= 0 && length <= Remaining, "Bad string length.");
+            string value;
+            try
+            {
+                value = StrictUtf8.GetString(_data.Slice(Position, length));
+            }
+            catch (DecoderFallbackException error)
+            {
+                throw new FormatException("Bad UTF-8.", error);
+            }
+
+            Position += length;
+            return value;
+        }
     }
 
     private static void WriteArray(BinaryWriter writer, string[] values)
@@ -169,22 +326,5 @@ internal static class CacheEntrySerializer
         {
             writer.Write(value);
         }
-    }
-
-    private static string[] ReadArray(BinaryReader reader)
-    {
-        var count = reader.ReadInt32();
-        if (count is < 0 or > 4096)
-        {
-            throw new FormatException("Bad array length.");
-        }
-
-        var values = new string[count];
-        for (var i = 0; i < count; i++)
-        {
-            values[i] = reader.ReadString();
-        }
-
-        return values;
     }
 }

@@ -74,6 +74,8 @@ internal static class CacheStoreSetup
             sp.GetRequiredService<TimeProvider>(),
             sp.GetRequiredService<ILogger<SharedOutputCacheStore>>()));
         services.AddSingleton<IOutputCacheStore>(sp => sp.GetRequiredService<SharedOutputCacheStore>());
+        services.RemoveAll<ICacheOccupancy>();
+        services.AddSingleton<ICacheOccupancy>(sp => sp.GetRequiredService<LocalCacheHolder>());
 
         services.AddSingleton<SharedCacheMetrics>();
         services.AddSingleton<IStatusContributor, SharedCacheStatus>();

@@ -16,19 +16,17 @@ internal sealed class HttpCacheStore
     private readonly IOutputCacheStore _store;
     private readonly CachePolicyProvider _policy;
     private readonly CacheMetrics _metrics;
-    private readonly CacheOccupancy _occupancy;
     private readonly TimeProvider _time;
     private readonly ILogger<HttpCacheStore> _logger;
     private readonly TimeSpan _timeout;
     private readonly TimeSpan _markerCacheDuration;
     private readonly ConcurrentDictionary<string, MarkerRead> _markers = new(StringComparer.Ordinal);
 
-    public HttpCacheStore(IOutputCacheStore store, CachePolicyProvider policy, CacheMetrics metrics, CacheOccupancy occupancy, CacheClock clock, ILogger<HttpCacheStore> logger, IConfiguration configuration)
+    public HttpCacheStore(IOutputCacheStore store, CachePolicyProvider policy, CacheMetrics metrics, CacheClock clock, ILogger<HttpCacheStore> logger, IConfiguration configuration)
     {
         _store = store;
         _policy = policy;
         _metrics = metrics;
-        _occupancy = occupancy;
         _time = clock.Time;
         _logger = logger;
         var options = new CacheOptions();
@@ -39,9 +37,14 @@ internal sealed class HttpCacheStore
 
     public long NowMs => _time.GetUtcNow().ToUnixTimeMilliseconds();
 
-    /// <summary>The record under <paramref name="key"/>; null on a miss, an unreadable record or a store failure.</summary>
-    public async ValueTask<CacheEntry?> GetAsync(string key, string keyHash, CancellationToken cancellationToken)
+    /// <summary>
+    /// The record for <paramref name="primary"/> (and, for a variant, <paramref name="variantHash"/>); null on a miss,
+    /// a store failure, or a record that is not a well-formed entry for exactly that key. A store's bytes are untrusted:
+    /// a rejected record is counted and logged (once per key for a while) and is a miss, never an error.
+    /// </summary>
+    public async ValueTask<CacheEntry?> GetAsync(string primary, string? variantHash, CancellationToken cancellationToken)
     {
+        var key = variantHash is null ? CacheKey.PrimaryStoreKey(primary) : CacheKey.VariantStoreKey(primary, variantHash);
         byte[]? bytes;
         try
         {
@@ -51,7 +54,7 @@ internal sealed class HttpCacheStore
         catch (Exception error) when (error is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
         {
             _metrics.StoreError("get");
-            CacheLog.StoreFailed(_logger, error, "get", keyHash);
+            CacheLog.StoreFailed(_logger, error, "get", CacheKey.Hash(primary));
             return null;
         }
 
@@ -63,11 +66,41 @@ internal sealed class HttpCacheStore
         var entry = CacheEntrySerializer.Deserialize(bytes);
         if (entry is null)
         {
-            CacheLog.EntryUnreadable(_logger, keyHash);
+            Reject(primary, "malformed");
+            return null;
+        }
+
+        var matches = entry.Kind == RecordKind.Vary
+            ? variantHash is null
+            : entry.Primary == primary && entry.VariantHash == (variantHash ?? string.Empty);
+        if (!matches)
+        {
+            Reject(primary, "key-mismatch");
+            return null;
         }
 
         return entry;
     }
+
+    private void Reject(string primary, string reason)
+    {
+        _metrics.EntryRejected(reason);
+        var hash = CacheKey.Hash(primary);
+
+        // Logged once per key while the set lasts; the set is bounded, so a flood of bad keys cannot grow it.
+        if (_rejectedLogged.Count >= MaxRejectedLogged)
+        {
+            _rejectedLogged.Clear();
+        }
+
+        if (_rejectedLogged.TryAdd(hash, 0))
+        {
+            CacheLog.EntryRejected(_logger, hash, reason);
+        }
+    }
+
+    private const int MaxRejectedLogged = 1024;
+    private readonly ConcurrentDictionary<string, byte> _rejectedLogged = new(StringComparer.Ordinal);
 
     /// <summary>Writes a record; false when the store failed (logged and counted).</summary>
     public async ValueTask<bool> SetAsync(string key, string keyHash, byte[] bytes, string[] tags, TimeSpan validFor, CancellationToken cancellationToken)
@@ -84,7 +117,6 @@ internal sealed class HttpCacheStore
         }
 
         _metrics.Stored(bytes.Length);
-        _occupancy.Stored(key, bytes.Length + (key.Length * 2), NowMs + (long)validFor.TotalMilliseconds, tags);
         return true;
     }
 
@@ -116,11 +148,6 @@ internal sealed class HttpCacheStore
             }
         }
 
-        if (reached)
-        {
-            _occupancy.EvictedTag(tag);
-        }
-
         return reached;
     }
 
@@ -140,8 +167,6 @@ internal sealed class HttpCacheStore
             CacheLog.StoreFailed(_logger, error, StoreOperations.Evict, tag);
             throw;
         }
-
-        _occupancy.EvictedTag(tag);
     }
 
     /// <summary>
@@ -197,10 +222,10 @@ internal sealed class HttpCacheStore
                 value = Math.Max(value, previous);
 
                 // Bounded: only checked when a marker was read from the store, never on a cached read
-                // (ConcurrentDictionary.Count takes every lock).
-                if (_markers.Count > 100_000)
+                // (ConcurrentDictionary.Count takes every lock). Reads older than the reuse window are worth nothing.
+                if (_markers.Count >= MaxRememberedMarkers)
                 {
-                    _markers.Clear();
+                    PruneMarkers(now);
                 }
 
                 _markers[key] = new MarkerRead(value, now);
@@ -210,6 +235,28 @@ internal sealed class HttpCacheStore
         }
 
         return latest;
+    }
+
+    /// <summary>At most this many marker reads are remembered (a few hundred kilobytes).</summary>
+    internal const int MaxRememberedMarkers = 4096;
+
+    internal int RememberedMarkers => _markers.Count;
+
+    private void PruneMarkers(long now)
+    {
+        foreach (var (key, read) in _markers)
+        {
+            if (now - read.ReadAtMs >= _markerCacheDuration.TotalMilliseconds)
+            {
+                _markers.TryRemove(new KeyValuePair<string, MarkerRead>(key, read));
+            }
+        }
+
+        // Still full: every read is recent. Forgetting them costs only reads from the store.
+        if (_markers.Count >= MaxRememberedMarkers)
+        {
+            _markers.Clear();
+        }
     }
 
     private async ValueTask<long> ReadMarkerAsync(string key, CancellationToken cancellationToken)

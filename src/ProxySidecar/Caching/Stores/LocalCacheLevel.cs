@@ -3,7 +3,7 @@ using System.Collections.Concurrent;
 namespace ProxySidecar.Caching.Stores;
 
 /// <summary>
-/// The in-memory first level in front of Redis: small (bounded in bytes), short-lived (never beyond the
+/// The in-memory first level in front of Redis: small (bounded in bytes, counted as the memory store counts them), short-lived (never beyond the
 /// entry's own lifetime nor <see cref="LocalCacheOptions.MaxTimeToLive"/>), and aware of each entry's tags
 /// so a purge (local or announced by another replica) removes it. Reads take no lock.
 /// </summary>
@@ -59,7 +59,8 @@ internal sealed class LocalCacheLevel
             return;
         }
 
-        var entry = new Entry(value, tags.ToArray(), _timeProvider.GetTimestamp() + (long)(ttl.TotalSeconds * _timeProvider.TimestampFrequency));
+        var tagArray = tags.ToArray();
+        var entry = new Entry(value, tagArray, MemoryCacheStore.Charge(key, value, tagArray), _timeProvider.GetTimestamp() + (long)(ttl.TotalSeconds * _timeProvider.TimestampFrequency));
         lock (_gate)
         {
             if (_entries.TryGetValue(key, out var previous))
@@ -67,9 +68,9 @@ internal sealed class LocalCacheLevel
                 RemoveIfSame(key, previous);
             }
 
-            MakeRoomFor(value.LongLength);
+            MakeRoomFor(entry.Size);
             _entries[key] = entry;
-            Interlocked.Add(ref _bytes, value.LongLength);
+            Interlocked.Add(ref _bytes, entry.Size);
             _insertionOrder.Enqueue((key, entry));
             foreach (var tag in entry.Tags)
             {
@@ -154,7 +155,7 @@ internal sealed class LocalCacheLevel
             return false;
         }
 
-        Interlocked.Add(ref _bytes, -entry.Value.LongLength);
+        Interlocked.Add(ref _bytes, -entry.Size);
         foreach (var tag in entry.Tags)
         {
             if (_keysByTag.TryGetValue(tag, out var keys))
@@ -171,11 +172,14 @@ internal sealed class LocalCacheLevel
     }
 
     /// <summary>Compared by reference: a replaced entry is never mistaken for its successor.</summary>
-    private sealed class Entry(byte[] value, string[] tags, long expiresAt)
+    private sealed class Entry(byte[] value, string[] tags, long size, long expiresAt)
     {
         public byte[] Value { get; } = value;
 
         public string[] Tags { get; } = tags;
+
+        /// <summary>What the entry is charged against MaxBytes: every byte kept for it (<see cref="MemoryCacheStore.Charge"/>).</summary>
+        public long Size { get; } = size;
 
         public long ExpiresAt { get; } = expiresAt;
     }

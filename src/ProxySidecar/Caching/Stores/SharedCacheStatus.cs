@@ -62,7 +62,13 @@ internal sealed record StoreErrorCounts(long Get, long Set, long Evict);
 internal sealed record LocalCacheStatus(bool Enabled, int Entries, long Bytes);
 
 /// <summary>The first level, when enabled (a DI service cannot be null).</summary>
-internal sealed record LocalCacheHolder(LocalCacheLevel? Level);
+internal sealed record LocalCacheHolder(LocalCacheLevel? Level) : ICacheOccupancy
+{
+    /// <summary>With Redis, what this process holds is the first level (nothing when it is off).</summary>
+    public long Entries => Level?.Count ?? 0;
+
+    public long Bytes => Level?.Bytes ?? 0;
+}
 
 /// <summary>Breaker state, connection state and store errors as metrics.</summary>
 internal sealed class SharedCacheMetrics

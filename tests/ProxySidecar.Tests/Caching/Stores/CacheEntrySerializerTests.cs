@@ -65,6 +65,91 @@ public sealed class CacheEntrySerializerTests
     }
 
     [Fact]
+    public void Deserialize_CountsBeyondTheBytesPresent_AreRejectedWithoutAllocatingThem()
+    {
+        // Header count at int.MaxValue, then a value count at int.MaxValue: either would allocate gigabytes if trusted.
+        var bytes = CacheEntrySerializer.Serialize(Sample());
+        var headerCountAt = IndexOfHeaderCount(bytes);
+        var huge = (byte[])bytes.Clone();
+        BitConverter.TryWriteBytes(huge.AsSpan(headerCountAt), int.MaxValue);
+        var before = GC.GetAllocatedBytesForCurrentThread();
+        Assert.Null(CacheEntrySerializer.Deserialize(huge));
+        Assert.True(GC.GetAllocatedBytesForCurrentThread() - before < 1_000_000, "a bad count must not be allocated");
+    }
+
+    [Fact]
+    public void Deserialize_StringLengthBeyondTheBytesPresent_IsRejected()
+    {
+        var bytes = CacheEntrySerializer.Serialize(Sample());
+        var primaryAt = IndexOf(bytes, "https://h/p?q=1"u8) - 1;
+        var bad = (byte[])bytes.Clone();
+        bad[primaryAt] = 0xFF; // 7-bit length continues...
+        bad[primaryAt + 1] = 0xFF;
+        Assert.Null(CacheEntrySerializer.Deserialize(bad));
+    }
+
+    [Theory]
+    [InlineData("X-Bad\r\nInjected: yes", "v")]
+    [InlineData("X-Ok", "a\r\nSet-Cookie: s=1")]
+    [InlineData("X-Ok", "nul\0")]
+    [InlineData("Bad Name", "v")]
+    public void Deserialize_HeaderAResponseMayNotCarry_IsRejected(string name, string value)
+    {
+        var entry = Sample();
+        var bytes = CacheEntrySerializer.Serialize(new CacheEntry
+        {
+            Kind = entry.Kind,
+            VaryNames = entry.VaryNames,
+            Primary = entry.Primary,
+            VariantHash = entry.VariantHash,
+            Status = entry.Status,
+            Headers = [new(name, value)],
+            Body = entry.Body,
+        });
+        Assert.Null(CacheEntrySerializer.Deserialize(bytes));
+    }
+
+    [Fact]
+    public void Deserialize_ObsTextInAHeaderValue_RoundTrips()
+    {
+        var bytes = CacheEntrySerializer.Serialize(new CacheEntry
+        {
+            Kind = RecordKind.Response,
+            VaryNames = [],
+            Primary = "https://h/",
+            Status = 200,
+            Headers = [new("Content-Disposition", "attachment; filename=\"caf\u00e9.txt\"")],
+        });
+        Assert.Equal("attachment; filename=\"caf\u00e9.txt\"", CacheEntrySerializer.Deserialize(bytes)!.Headers[0].Value.ToString());
+    }
+
+    [Fact]
+    public void Deserialize_EveryTruncationAndEveryByteFlipped_NeverThrows()
+    {
+        var bytes = CacheEntrySerializer.Serialize(Sample());
+        for (var length = 0; length < bytes.Length; length++)
+        {
+            Assert.Null(CacheEntrySerializer.Deserialize(bytes[..length]));
+        }
+
+        var random = new Random(42);
+        for (var i = 0; i < 5_000; i++)
+        {
+            var mutated = (byte[])bytes.Clone();
+            mutated[random.Next(4, mutated.Length)] = (byte)random.Next(256);
+            _ = CacheEntrySerializer.Deserialize(mutated);
+        }
+    }
+
+    private static int IndexOfHeaderCount(byte[] bytes)
+    {
+        // The tags "t1", "t2" are the last strings before the header count.
+        return IndexOf(bytes, "t2"u8) + 2;
+    }
+
+    private static int IndexOf(byte[] bytes, ReadOnlySpan<byte> value) => bytes.AsSpan().IndexOf(value);
+
+    [Fact]
     public void Tags_AndMarkers_FollowTheDocumentedScheme()
     {
         Assert.Equal(["psc1:all", "psc1:url:0123456789abcdef", "psc1:tag:t1"], CacheTags.StoreTagsFor("0123456789abcdef", ["t1"]));

@@ -50,14 +50,13 @@ public sealed class HttpCacheStoreTests : IDisposable
         _services = new ServiceCollection().AddMetrics().BuildServiceProvider();
         _meterFactory = _services.GetRequiredService<IMeterFactory>();
         var clock = new CacheClock(_time);
-        var occupancy = new CacheOccupancy(clock);
-        var metrics = new CacheMetrics(_meterFactory, occupancy);
+        var metrics = new CacheMetrics(_meterFactory, new LocalCacheHolder(null));
 
         // Wired as in production: the decorator's failures reach the cache's store-error counter through the health events.
         var connectionOptions = Options.Create(new CacheStoreOptions { Store = "Redis", Redis = new RedisStoreOptions { Configuration = "127.0.0.1:1" } });
         _ = new SharedCacheMetrics(_meterFactory, _health, new RedisConnection(connectionOptions, _time, NullLogger<RedisConnection>.Instance), metrics);
         _policy = new CachePolicyProvider(configuration, new CacheOptionsValidator(), NullLogger<CachePolicyProvider>.Instance);
-        _store = new HttpCacheStore(_resilient, _policy, metrics, occupancy, clock, NullLogger<HttpCacheStore>.Instance, configuration);
+        _store = new HttpCacheStore(_resilient, _policy, metrics, clock, NullLogger<HttpCacheStore>.Instance, configuration);
 
         // Other tests record under the same meter name at the same time: listen to this factory's meters only.
         _listener.InstrumentPublished = (instrument, l) =>
@@ -186,8 +185,7 @@ public sealed class HttpCacheStoreTests : IDisposable
     {
         var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?> { ["Sidecar:Cache:StoreTimeout"] = "00:00:01" }).Build();
         var clock = new CacheClock(_time);
-        var occupancy = new CacheOccupancy(clock);
-        var plain = new HttpCacheStore(new FakeStore { Mode = FakeStore.Behaviour.Hanging }, _policy, new CacheMetrics(_meterFactory, occupancy), occupancy, clock, NullLogger<HttpCacheStore>.Instance, configuration);
+        var plain = new HttpCacheStore(new FakeStore { Mode = FakeStore.Behaviour.Hanging }, _policy, new CacheMetrics(_meterFactory, new LocalCacheHolder(null)), clock, NullLogger<HttpCacheStore>.Instance, configuration);
 
         var invalidation = plain.InvalidateAsync("u:0123", default).AsTask();
         _time.Advance(TimeSpan.FromSeconds(1));
