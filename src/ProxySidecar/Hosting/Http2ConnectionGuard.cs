@@ -17,9 +17,10 @@ namespace ProxySidecar.Hosting;
 /// writes a GOAWAY and aborts the transport in the same call, so the GOAWAY is lost over TLS; and it logs a Critical
 /// line for every further stream it cannot queue. Here the abort is held until what Kestrel had written is flushed,
 /// then a GOAWAY with an error code (ENHANCE_YOUR_CALM for a reset flood) is written, and only then is the connection
-/// closed. The client frames are counted on the way in (frame headers only, no copy), so the connection's end is
-/// logged as one line with the counts, and a flood of reset requests writes at most
-/// <see cref="LoggedResetRequestsPerConnection"/> access-log lines per connection.
+/// closed. The client frames are counted on the way in (frame headers only, no copy), so such a connection's end is
+/// logged as one Warning with the counts, and a flood of reset requests writes at most
+/// <see cref="LoggedResetRequestsPerConnection"/> access-log lines per connection (a connection the client ends
+/// after resetting more than that gets one Information line with the count).
 /// </para>
 /// </summary>
 internal sealed partial class Http2ConnectionGuard(ILogger<Http2ConnectionGuard> logger, TimeProvider time)
@@ -66,18 +67,16 @@ internal sealed partial class Http2ConnectionGuard(ILogger<Http2ConnectionGuard>
         {
             await guarded.Closing.ConfigureAwait(false);
 
-            if (state.AbortReason is not null || state.UnloggedResetRequests > 0)
+            var client = (connection.RemoteEndPoint as IPEndPoint)?.Address.ToString() ?? "-";
+            var seconds = time.GetElapsedTime(state.Started).TotalSeconds;
+            if (state.AbortReason is not null)
             {
-                Log.ConnectionEnded(
-                    logger,
-                    connection.ConnectionId,
-                    (connection.RemoteEndPoint as IPEndPoint)?.Address.ToString() ?? "-",
-                    state.AbortReason is null ? "closed" : $"closed by the server ({state.AbortReason})",
-                    state.Streams,
-                    state.Resets,
-                    time.GetElapsedTime(state.Started).TotalSeconds,
-                    state.UnloggedResetRequests,
-                    state.GoAwaySent ?? "none");
+                Log.ConnectionClosedByServer(logger, connection.ConnectionId, client, state.AbortReason, state.Streams, state.Resets, seconds, state.UnloggedResetRequests, state.GoAwaySent ?? "none");
+            }
+            else if (state.UnloggedResetRequests > 0)
+            {
+                // A client that cancels many requests and then closes (a load generator stopping): worth a line, not a warning.
+                Log.ConnectionEndedWithUnloggedResets(logger, connection.ConnectionId, client, state.Streams, state.Resets, seconds, state.UnloggedResetRequests);
             }
         }
     }
@@ -85,8 +84,12 @@ internal sealed partial class Http2ConnectionGuard(ILogger<Http2ConnectionGuard>
     private static partial class Log
     {
         [LoggerMessage(121, LogLevel.Warning,
-            "HTTP/2 connection {ConnectionId} from {Client} {Outcome}: the client opened {Streams} streams and reset {Resets} of them in {Seconds:F1} s; {UnloggedResetRequests} reset requests were not written to the access log; GOAWAY sent: {GoAway}.")]
-        public static partial void ConnectionEnded(ILogger logger, string connectionId, string client, string outcome, long streams, long resets, double seconds, long unloggedResetRequests, string goAway);
+            "HTTP/2 connection {ConnectionId} from {Client} closed by the server ({Reason}): the client opened {Streams} streams and reset {Resets} of them in {Seconds:F1} s; {UnloggedResetRequests} reset requests were not written to the access log; GOAWAY sent: {GoAway}.")]
+        public static partial void ConnectionClosedByServer(ILogger logger, string connectionId, string client, string reason, long streams, long resets, double seconds, long unloggedResetRequests, string goAway);
+
+        [LoggerMessage(122, LogLevel.Information,
+            "HTTP/2 connection {ConnectionId} from {Client} ended: the client opened {Streams} streams and reset {Resets} of them in {Seconds:F1} s; {UnloggedResetRequests} reset requests were not written to the access log.")]
+        public static partial void ConnectionEndedWithUnloggedResets(ILogger logger, string connectionId, string client, long streams, long resets, double seconds, long unloggedResetRequests);
     }
 
     /// <summary>What one connection's client did, and how it ended.</summary>
@@ -186,8 +189,9 @@ internal sealed partial class Http2ConnectionGuard(ILogger<Http2ConnectionGuard>
 
         public override void Abort(ConnectionAbortedException abortReason)
         {
-            // Kestrel passes no reason when the client closed the connection: nothing to tell it.
-            if (abortReason is null)
+            // The client closed the connection (Kestrel aborts on its way out, with or without a reason): nothing to
+            // tell it.
+            if (abortReason is null || _inner.ConnectionClosed.IsCancellationRequested)
             {
                 _inner.Abort(abortReason!);
                 return;

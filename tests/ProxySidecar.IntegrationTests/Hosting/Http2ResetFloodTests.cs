@@ -92,6 +92,44 @@ public sealed class Http2ResetFloodTests
         Assert.Empty(logs.Category(GuardCategory));
     }
 
+    [Fact]
+    public async Task ManyResetsThenTheClientCloses_TenAccessLinesAndOneInformationLineWithTheRest()
+    {
+        var logs = new CapturedLogs();
+        await using var stack = await SidecarSetup.StartAsync(
+            new Dictionary<string, string?> { ["Logging:LogLevel:ProxySidecar.AccessLog"] = "Information" },
+            configureServices: logs.AddTo);
+        var arrived = 0;
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        stack.Upstream.Fallback = async context =>
+        {
+            Interlocked.Increment(ref arrived);
+            await release.Task.WaitAsync(context.RequestAborted);
+        };
+        await using (var client = await RawHttp2.ConnectAsync(stack.Sidecar.HttpsAddress.Port))
+        {
+            // Fifteen requests a load generator gives up on when it stops.
+            for (var stream = 1; stream <= 29; stream += 2)
+            {
+                await client.SendAsync(RawHttp2.HeadersFrame(stream, RawHttp2.Get($"/pending{stream}", "localhost"), endStream: true));
+            }
+
+            await WaitUntilAsync(() => Volatile.Read(ref arrived) == 15);
+            for (var stream = 1; stream <= 29; stream += 2)
+            {
+                await client.SendAsync(RawHttp2.RstStreamFrame(stream));
+            }
+        }
+
+        var line = await logs.WaitForAsync(e => e.Category == GuardCategory, Bound);
+        release.SetResult();
+
+        Assert.True(line.Level == LogLevel.Information, line.Message);
+        Assert.Equal(122, line.EventId.Id);
+        Assert.Equal(5L, line["UnloggedResetRequests"]);
+        Assert.Equal(10, logs.Category(AccessLogCategory).Count(e => (int?)e["Status"] == 499));
+    }
+
     /// <summary>HEADERS and RST_STREAM pairs, 50 at a time, until the server closes the connection; the pairs sent.</summary>
     private static async Task<int> FloodAsync(RawHttp2 connection, int maxPairs)
     {
