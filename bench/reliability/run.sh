@@ -207,7 +207,7 @@ if name == "h2-rapid-reset":
 print("ok" if not problems else "FAIL: " + "; ".join(problems))
 PY
 )"
-  record "$name" "$verdict" "$probe_p99" "$probe_fail" "$rss_before → $peak" "$heads ($body_heads with a body, $aborted cut off)" "$warns" "$detail"
+  record "$name" "$verdict" "$probe_p99" "$probe_fail" "$rss_before → $peak" "$heads ($body_heads with a body, $aborted cut off)" "$warns" "$(cut -d' ' -f1 /proc/loadavg)" "$detail"
   stop_sidecar
   stop_pid "$sampler"
 }
@@ -221,10 +221,11 @@ version="$(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo unknown)"
   echo "# Reliability run $stamp"
   echo
   echo "Binary: \`${BINARY#"$REPO"/}\`${LABEL:+ ($LABEL)}, run at commit $version; ${DURATION} s per attack; slowhttptest with $CONNS connections"
-  echo "($RATE new per second); $(nproc) cores. Normal client: a GET every 50 ms, each on a new TLS connection."
+  echo "($RATE new per second); $(nproc) cores. Normal client: a GET every 50 ms, each on a new TLS connection. The load"
+  echo "average (1 min) is the machine's, other processes included: above the core count, latency figures measure the machine."
   echo
-  echo "| case | verdict | normal p99 ms | normal failed | sidecar RSS MB (before → peak) | requests reaching the app | log lines ≥ Warning | detail |"
-  echo "|---|---|---|---|---|---|---|---|"
+  echo "| case | verdict | normal p99 ms | normal failed | sidecar RSS MB (before → peak) | requests reaching the app | log lines ≥ Warning | load average at the end | detail |"
+  echo "|---|---|---|---|---|---|---|---|---|"
   for row in "${ROWS[@]}"; do echo "| ${row//|/ | } |"; done
 } >"$RESULTS/$stamp.md"
 cp "$RESULTS/$stamp.md" "$RESULTS/latest.md"
