@@ -6,6 +6,7 @@ using ProxySidecar.Caching;
 using ProxySidecar.Caching.Stores;
 using ProxySidecar.Configuration;
 using ProxySidecar.Hosting;
+using ProxySidecar.Limits;
 using ProxySidecar.Logging;
 using ProxySidecar.Proxy;
 using ProxySidecar.Telemetry;
@@ -64,14 +65,14 @@ internal static class SidecarApplication
                 host.ShutdownTimeout = value.ShutdownDelay + value.DrainTimeout;
             }
         });
-        services.AddOptions<KestrelServerOptions>().Configure<IOptions<HostingOptions>, IOptions<TlsOptions>, CertificateStore, IEnumerable<ITlsHandshakeCustomizer>>(
-            (kestrel, hosting, tls, certificates, customizers) =>
+        services.AddOptions<KestrelServerOptions>().Configure<IOptions<HostingOptions>, IOptions<TlsOptions>, CertificateStore, IEnumerable<ITlsHandshakeCustomizer>, ClientConnectionLimiter>(
+            (kestrel, hosting, tls, certificates, customizers, connectionLimiter) =>
             {
                 // Kestrel's options are read while the application is built, before ValidateSidecarOptions
                 // can name every bad key; with invalid settings the listeners are left out and start-up stops there.
                 if (hosting.ValueOrNull() is { } hostingValue && tls.ValueOrNull() is { } tlsValue)
                 {
-                    Listeners.Configure(kestrel, hostingValue, tlsValue, certificates, customizers);
+                    Listeners.Configure(kestrel, hostingValue, tlsValue, certificates, customizers, connectionLimiter.Wrap);
                 }
             });
 
@@ -108,6 +109,7 @@ internal static class SidecarApplication
         builder.AddSidecarTls();
         builder.AddSidecarCache();
         builder.AddSidecarCacheStore();
+        builder.AddSidecarLimits();
         services.AddPurgeEndpoint();
         builder.AddSidecarTelemetry();
         return builder;
@@ -125,12 +127,25 @@ internal static class SidecarApplication
         // 2. One access-log line per public request.
         app.UseMiddleware<AccessLogMiddleware>();
 
-        // 3. The HTTP cache sits in front of routing, so it can answer without touching the app.
+        // 3. Per-client rate limits (Sidecar:Limits:Rules), in front of the cache so that hits count too: beyond a
+        //    limit, 429. Every request from a client is marked here first; background refreshes of the cache are
+        //    not (the cap in 5. tells them apart by that). The rate limiter is skipped while there are no rules.
+        app.UseMiddleware<ClientRequestMarker>();
+        app.UseWhen(LimitsSetup.HasRateLimitRules(app.Services), limited => limited.UseRateLimiter());
+
+        // 4. The HTTP cache sits in front of routing, so it can answer without touching the app.
         app.UseSidecarCache();
 
-        // 4. YARP: the route table, then the forwarder; failures become problem+json.
+        // 5. YARP: the route table, then the forwarder's pipeline. The cap on the app (Sidecar:Limits:App) is
+        //    its first step: only what the cache sends on (misses, revalidations, background refreshes) takes a
+        //    slot, so hits and stale answers are served while the app is saturated; beyond the cap and its queue,
+        //    503. Then the forwarder, whose failures become problem+json.
         app.UseRouting();
-        app.MapReverseProxy(pipeline => pipeline.UseMiddleware<ForwarderErrorMiddleware>());
+        app.MapReverseProxy(pipeline =>
+        {
+            pipeline.UseMiddleware<AppConcurrencyMiddleware>();
+            pipeline.UseMiddleware<ForwarderErrorMiddleware>();
+        });
         return app;
     }
 

@@ -21,6 +21,7 @@ internal static class StartupValidation
         Check<TlsOptions>(services, failures);
         Check<UpstreamOptions>(services, failures);
         Check<AccessLogOptions>(services, failures);
+        Check<Limits.LimitsOptions>(services, failures);
         if (failures.Count > 0)
         {
             throw new AggregateException("The sidecar's configuration is invalid.", failures);

@@ -28,7 +28,14 @@ internal static class Listeners
     public static bool IsRedirect(HttpContext context) =>
         context.Features.Get<IConnectionItemsFeature>()?.Items.ContainsKey(RedirectMarker) == true;
 
-    public static void Configure(KestrelServerOptions kestrel, HostingOptions hosting, TlsOptions tls, CertificateStore certificates, IEnumerable<ITlsHandshakeCustomizer> customizers)
+    /// <param name="beforeTls">Connection middleware for the public listener, run before the TLS handshake (the per-client connection limit).</param>
+    public static void Configure(
+        KestrelServerOptions kestrel,
+        HostingOptions hosting,
+        TlsOptions tls,
+        CertificateStore certificates,
+        IEnumerable<ITlsHandshakeCustomizer> customizers,
+        Func<ConnectionDelegate, ConnectionDelegate>? beforeTls = null)
     {
         kestrel.AddServerHeader = false;
         kestrel.Limits.MaxConcurrentConnections = hosting.MaxConnections;
@@ -45,6 +52,11 @@ internal static class Listeners
         kestrel.Listen(IPAddress.Parse(hosting.ListenAddress), hosting.HttpsPort, listen =>
         {
             listen.Protocols = HttpProtocols.Http1AndHttp2;
+            if (beforeTls is not null)
+            {
+                listen.Use(beforeTls);
+            }
+
             listen.UseHttps(new TlsHandshakeCallbackOptions
             {
                 HandshakeTimeout = tls.HandshakeTimeout,
