@@ -96,4 +96,35 @@ public sealed class LimitsPolicyTests
         Assert.Same(before.Rules[0].Table, provider.Current.Rules[0].Table);
         Assert.NotNull(provider.LastReload);
     }
+
+    [Theory]
+    [InlineData("TokenBucket", "00:00:01", null, 1000)]
+    [InlineData("SlidingWindow", "00:00:01", 10, 100)]
+    [InlineData("SlidingWindow", "00:00:10", 10, 100)]
+    [InlineData("SlidingWindow", "00:01:00", 6, 1000)]
+    [InlineData("SlidingWindow", "00:00:20", 4, 500)]
+    public void BeatFor_ATenthOfASlidingWindowsSegment_BetweenATenthOfASecondAndOne(string algorithm, string window, int? segments, int expectedMs)
+    {
+        var definition = RateLimitDefinition.From(
+            new RateLimitRuleOptions { Algorithm = Enum.Parse<RateLimitAlgorithm>(algorithm), Window = TimeSpan.Parse(window, System.Globalization.CultureInfo.InvariantCulture), SegmentsPerWindow = segments },
+            0);
+
+        Assert.Equal(TimeSpan.FromMilliseconds(expectedMs), LimitsPolicyProvider.BeatFor(definition));
+    }
+
+    [Fact]
+    public void Heartbeat_OnTheProvidersTimer_DropsIdlePartitions()
+    {
+        var time = new Microsoft.Extensions.Time.Testing.FakeTimeProvider();
+        using var provider = Provider(new ChangingOptionsMonitor<LimitsOptions>(WithRules(new RateLimitRuleOptions { Name = "a" })), time);
+        var table = provider.Current.Rules[0].Table;
+        table.Acquire(new PartitionKey(UInt128.One, null), 0, out _);
+
+        time.Advance(TimeSpan.FromMilliseconds(999));
+        var before = table.Count;
+        time.Advance(TimeSpan.FromMilliseconds(1));
+
+        Assert.Equal(1, before);
+        Assert.Equal(0, table.Count);
+    }
 }
