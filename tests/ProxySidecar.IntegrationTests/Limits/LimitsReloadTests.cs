@@ -6,11 +6,46 @@ using static ProxySidecar.IntegrationTests.Limits.LimitsTestClients;
 namespace ProxySidecar.IntegrationTests.Limits;
 
 /// <summary>
-/// Sidecar:Limits reloads live from the mounted file: a good change applies to the next request, a bad one is
-/// rejected and the last good rules keep limiting with the counts they had, and a change elsewhere resets no count.
+/// Sidecar:Limits at start and live from the mounted file: a bad section stops start-up with every bad key named
+/// beside the other sections' problems; a good change applies to the next request, a bad one is rejected and the
+/// last good rules keep limiting with the counts they had, and a change elsewhere resets no count.
 /// </summary>
 public sealed class LimitsReloadTests
 {
+    [Fact]
+    public async Task Start_BadLimits_FailsWithEveryBadKeyNamed_BesideOtherSections()
+    {
+        var error = await Assert.ThrowsAnyAsync<Exception>(() => SidecarSetup.StartAsync(new Dictionary<string, string?>
+        {
+            ["Sidecar:Hosting:MaxRequestHeaderCount"] = "0",
+            ["Sidecar:Limits:MaxPartitions"] = "0",
+            ["Sidecar:Limits:App:MaxConcurrentRequests"] = "0",
+            ["Sidecar:Limits:Rules:0:PartitionBy"] = "Header",
+            ["Sidecar:Limits:Rules:1:Algorithm"] = "SlidingWindow",
+            ["Sidecar:Limits:Rules:1:TokensPerWindow"] = "3",
+        }));
+        var problems = StartupFailure.Describe(error);
+
+        Assert.Contains(problems, p => p.StartsWith("Sidecar:Hosting:MaxRequestHeaderCount:", StringComparison.Ordinal));
+        Assert.Contains(problems, p => p.StartsWith("Sidecar:Limits:MaxPartitions:", StringComparison.Ordinal));
+        Assert.Contains(problems, p => p.StartsWith("Sidecar:Limits:App:MaxConcurrentRequests:", StringComparison.Ordinal));
+        Assert.Contains(problems, p => p.StartsWith("Sidecar:Limits:Rules:0:Header:", StringComparison.Ordinal));
+        Assert.Contains(problems, p => p.StartsWith("Sidecar:Limits:Rules:1:TokensPerWindow:", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task Start_UnknownAlgorithm_NamesTheKeyAndTheChoices()
+    {
+        var error = await Assert.ThrowsAnyAsync<Exception>(() => SidecarSetup.StartAsync(new Dictionary<string, string?>
+        {
+            ["Sidecar:Limits:Rules:0:Algorithm"] = "LeakyBucket",
+        }));
+
+        var problem = Assert.Single(StartupFailure.Describe(error));
+        Assert.StartsWith("Sidecar:Limits:Rules:0:Algorithm: \"LeakyBucket\"", problem, StringComparison.Ordinal);
+        Assert.Contains("TokenBucket, SlidingWindow", problem, StringComparison.Ordinal);
+    }
+
     private const string OneLoginPerHour = """{ "Sidecar": { "Limits": { "Rules": [ { "Name": "login", "Path": "/login", "PermitLimit": 1, "Window": "01:00:00" } ] } } }""";
 
     [Fact]

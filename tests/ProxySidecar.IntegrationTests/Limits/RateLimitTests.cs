@@ -30,6 +30,7 @@ public sealed class RateLimitTests
         using var first = await GetAsync(client, "/api/items");
         using var second = await GetAsync(client, "/api/items/7");
         using var third = await GetAsync(client, "/api/items");
+        using var head = await client.SendAsync(new HttpRequestMessage(HttpMethod.Head, new Uri("/api/items", UriKind.Relative)));
 
         Assert.Equal(HttpStatusCode.OK, first.StatusCode);
         Assert.Equal(HttpStatusCode.OK, second.StatusCode);
@@ -42,6 +43,8 @@ public sealed class RateLimitTests
         Assert.Equal("Too Many Requests", (string?)problem["title"]);
         Assert.Contains("\"api\"", (string?)problem["detail"], StringComparison.Ordinal);
         Assert.False(string.IsNullOrEmpty((string?)problem["traceId"]));
+        Assert.Equal(HttpStatusCode.TooManyRequests, head.StatusCode);
+        Assert.Equal("3600", head.Headers.GetValues("Retry-After").Single());
         Assert.Equal(2, stack.Upstream.Count);
     }
 
