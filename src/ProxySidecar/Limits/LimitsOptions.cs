@@ -95,12 +95,12 @@ public sealed class RateLimitRuleOptions
     /// <summary>Token bucket: the bucket's size (the burst). Sliding window: requests allowed in any <see cref="Window"/>.</summary>
     public int PermitLimit { get; set; } = 100;
 
-    /// <summary>Token bucket: how often tokens are added. Sliding window: the window's length.</summary>
+    /// <summary>Token bucket: how often tokens are added (at least 0.1 s). Sliding window: the window's length (at least 1 s).</summary>
     public TimeSpan Window { get; set; } = TimeSpan.FromSeconds(1);
 
     /// <summary>Token bucket only: tokens added every <see cref="Window"/>; null: <see cref="PermitLimit"/>.</summary>
     public int? TokensPerWindow { get; set; }
 
-    /// <summary>Sliding window only: segments the window is counted in; null: 10, fewer when a segment would be under 0.1 s.</summary>
+    /// <summary>Sliding window only: segments the window is counted in (each at least a second); null: 10, fewer when a segment would be under a second.</summary>
     public int? SegmentsPerWindow { get; set; }
 }

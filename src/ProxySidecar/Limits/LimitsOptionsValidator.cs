@@ -11,8 +11,16 @@ internal sealed class LimitsOptionsValidator : IValidateOptions<LimitsOptions>
 {
     public const int MaxPartitionsLimit = 1_000_000;
 
-    /// <summary>The shortest sliding-window segment: segments advance on the tables' 0.1 s heartbeat.</summary>
-    public static readonly TimeSpan MinimumSegment = TimeSpan.FromMilliseconds(100);
+    /// <summary>
+    /// The shortest window of any rule (a token bucket's refill period).
+    /// </summary>
+    public static readonly TimeSpan MinimumWindow = TimeSpan.FromMilliseconds(100);
+
+    /// <summary>
+    /// The shortest sliding-window segment. Segments advance on the tables' heartbeat, a tenth of a segment apart (at
+    /// least 0.1 s), so a segment of a second or more lasts at most a tenth longer than it should.
+    /// </summary>
+    public static readonly TimeSpan MinimumSegment = TimeSpan.FromSeconds(1);
 
     public ValidateOptionsResult Validate(string? name, LimitsOptions options)
     {
@@ -148,7 +156,7 @@ internal sealed class LimitsOptionsValidator : IValidateOptions<LimitsOptions>
             errors.Add($"{prefix}PermitLimit: {rule.PermitLimit} is out of range. Use 1 to 1000000 requests (default 100).");
         }
 
-        var windowValid = rule.Window >= MinimumSegment && rule.Window <= TimeSpan.FromDays(1);
+        var windowValid = rule.Window >= MinimumWindow && rule.Window <= TimeSpan.FromDays(1);
         if (!windowValid)
         {
             errors.Add($"{prefix}Window: {rule.Window} is out of range. Use a time span from 00:00:00.1 to 1.00:00:00 (default 00:00:01).");
@@ -168,15 +176,20 @@ internal sealed class LimitsOptionsValidator : IValidateOptions<LimitsOptions>
         }
         else
         {
+            if (windowValid && rule.Window < MinimumSegment)
+            {
+                errors.Add($"{prefix}Window: {rule.Window} is too short for a sliding window. Use at least 00:00:01, or Algorithm TokenBucket for limits per fraction of a second.");
+            }
+
             if (rule.TokensPerWindow is not null)
             {
                 errors.Add($"{prefix}TokensPerWindow: it is used only with Algorithm TokenBucket. Remove it, or set Algorithm to TokenBucket.");
             }
 
             if (rule.SegmentsPerWindow is { } segments
-                && (segments < 1 || segments > 100 || (windowValid && rule.Window / segments < MinimumSegment)))
+                && (segments < 1 || segments > 100 || (windowValid && rule.Window >= MinimumSegment && rule.Window / segments < MinimumSegment)))
             {
-                errors.Add($"{prefix}SegmentsPerWindow: {segments} is out of range. Use 1 to 100, with each segment (Window / SegmentsPerWindow) at least 00:00:00.1, or remove it.");
+                errors.Add($"{prefix}SegmentsPerWindow: {segments} is out of range. Use 1 to 100, with each segment (Window / SegmentsPerWindow) at least 00:00:01, or remove it.");
             }
         }
     }

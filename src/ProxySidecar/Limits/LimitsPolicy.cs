@@ -153,7 +153,7 @@ internal sealed record RateLimitDefinition(
         rule.Algorithm == RateLimitAlgorithm.TokenBucket ? rule.TokensPerWindow ?? rule.PermitLimit : 0,
         rule.Algorithm == RateLimitAlgorithm.SlidingWindow ? rule.SegmentsPerWindow ?? DefaultSegments(rule.Window) : 0);
 
-    /// <summary>10 segments, fewer when a segment would be shorter than the 0.1 s heartbeat that advances them.</summary>
+    /// <summary>10 segments, fewer when a segment would be shorter than a second.</summary>
     public static int DefaultSegments(TimeSpan window) =>
         (int)Math.Clamp(window.Ticks / LimitsOptionsValidator.MinimumSegment.Ticks, 1, 10);
 }

@@ -109,8 +109,8 @@ internal sealed class LimitsPolicyProvider : IDisposable
 
     /// <summary>
     /// How often a rule's table is swept: a sliding window advances one segment on the first beat after a segment's
-    /// time has passed, so beats a tenth of a segment apart (at least 0.1 s) keep a segment at most ~10 % long; a
-    /// sweep costs about 0.4 µs per client tracked.
+    /// time has passed, so beats a tenth of a segment apart (0.1 s to 1 s; segments are at least a second) keep a
+    /// segment at most a tenth longer than it should be. A sweep costs about 0.4 µs per client tracked.
     /// </summary>
     internal static TimeSpan BeatFor(RateLimitDefinition rule) =>
         rule.Algorithm == RateLimitAlgorithm.SlidingWindow

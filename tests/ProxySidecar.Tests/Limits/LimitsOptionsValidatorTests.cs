@@ -20,7 +20,7 @@ public sealed class LimitsOptionsValidatorTests
         options.TrustedProxies.Add("192.168.1.10");
         options.TrustedProxies.Add("fd00::/8");
         options.Rules.Add(new RateLimitRuleOptions { Name = "login", Path = "/login", PermitLimit = 5, Window = TimeSpan.FromMinutes(1), TokensPerWindow = 1 });
-        var api = new RateLimitRuleOptions { Name = "api", Path = "/api/**", PartitionBy = PartitionKind.Header, Header = "X-Api-Key", Algorithm = RateLimitAlgorithm.SlidingWindow, SegmentsPerWindow = 6 };
+        var api = new RateLimitRuleOptions { Name = "api", Path = "/api/**", PartitionBy = PartitionKind.Header, Header = "X-Api-Key", Algorithm = RateLimitAlgorithm.SlidingWindow, Window = TimeSpan.FromMinutes(1), SegmentsPerWindow = 6 };
         api.Methods.Add("POST");
         options.Rules.Add(api);
         options.Rules.Add(new RateLimitRuleOptions { PartitionBy = PartitionKind.ClientCertificate });
@@ -70,6 +70,7 @@ public sealed class LimitsOptionsValidatorTests
     [InlineData("PermitLimit", "0")]
     [InlineData("Window", "0")]
     [InlineData("Window", "2.00:00:00")]
+    [InlineData("Window", "sliding-under-a-second")]
     [InlineData("TokensPerWindow", "too-many")]
     [InlineData("TokensPerWindow", "with-window")]
     [InlineData("SegmentsPerWindow", "with-bucket")]
@@ -86,11 +87,12 @@ public sealed class LimitsOptionsValidatorTests
             case ("Header", _): rule.PartitionBy = PartitionKind.Header; rule.Header = what; break;
             case ("PermitLimit", _): rule.PermitLimit = 0; break;
             case ("Window", "0"): rule.Window = TimeSpan.Zero; break;
+            case ("Window", "sliding-under-a-second"): rule.Algorithm = RateLimitAlgorithm.SlidingWindow; rule.Window = TimeSpan.FromMilliseconds(500); break;
             case ("Window", _): rule.Window = TimeSpan.FromDays(2); break;
             case ("TokensPerWindow", "too-many"): rule.PermitLimit = 5; rule.TokensPerWindow = 6; break;
             case ("TokensPerWindow", _): rule.Algorithm = RateLimitAlgorithm.SlidingWindow; rule.TokensPerWindow = 1; break;
             case ("SegmentsPerWindow", "with-bucket"): rule.SegmentsPerWindow = 4; break;
-            case ("SegmentsPerWindow", _): rule.Algorithm = RateLimitAlgorithm.SlidingWindow; rule.SegmentsPerWindow = 20; break;
+            case ("SegmentsPerWindow", _): rule.Algorithm = RateLimitAlgorithm.SlidingWindow; rule.Window = TimeSpan.FromSeconds(10); rule.SegmentsPerWindow = 20; break;
         }
 
         var options = new LimitsOptions();
@@ -124,11 +126,11 @@ public sealed class LimitsOptionsValidatorTests
     }
 
     [Fact]
-    public void DefaultSegments_TenOrFewerSoThatEachIsAtLeastATenthOfASecond()
+    public void DefaultSegments_TenOrFewerSoThatEachIsAtLeastASecond()
     {
         Assert.Equal(10, RateLimitDefinition.DefaultSegments(TimeSpan.FromMinutes(1)));
-        Assert.Equal(10, RateLimitDefinition.DefaultSegments(TimeSpan.FromSeconds(1)));
-        Assert.Equal(5, RateLimitDefinition.DefaultSegments(TimeSpan.FromMilliseconds(500)));
-        Assert.Equal(1, RateLimitDefinition.DefaultSegments(TimeSpan.FromMilliseconds(100)));
+        Assert.Equal(10, RateLimitDefinition.DefaultSegments(TimeSpan.FromSeconds(10)));
+        Assert.Equal(5, RateLimitDefinition.DefaultSegments(TimeSpan.FromSeconds(5)));
+        Assert.Equal(1, RateLimitDefinition.DefaultSegments(TimeSpan.FromSeconds(1)));
     }
 }

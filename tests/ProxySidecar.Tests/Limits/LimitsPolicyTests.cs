@@ -99,10 +99,10 @@ public sealed class LimitsPolicyTests
 
     [Theory]
     [InlineData("TokenBucket", "00:00:01", null, 1000)]
-    [InlineData("SlidingWindow", "00:00:01", 10, 100)]
     [InlineData("SlidingWindow", "00:00:10", 10, 100)]
-    [InlineData("SlidingWindow", "00:01:00", 6, 1000)]
     [InlineData("SlidingWindow", "00:00:20", 4, 500)]
+    [InlineData("SlidingWindow", "00:01:00", 6, 1000)]
+    [InlineData("SlidingWindow", "01:00:00", null, 1000)]
     public void BeatFor_ATenthOfASlidingWindowsSegment_BetweenATenthOfASecondAndOne(string algorithm, string window, int? segments, int expectedMs)
     {
         var definition = RateLimitDefinition.From(
