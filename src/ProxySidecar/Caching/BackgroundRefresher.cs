@@ -26,7 +26,6 @@ internal sealed class BackgroundRefresher(IServiceScopeFactory scopes, IHostAppl
 
     // Per stored variant: the response time of the stale version the last successful refresh replaced, and when it finished.
     private readonly ConcurrentDictionary<string, (long StaleResponseTimeMs, long DoneAtMs)> _refreshed = new(StringComparer.Ordinal);
-    private HttpCacheMiddleware? _owner;
 
     /// <summary>Refreshes under way.</summary>
     public int Running => _running.Count;
@@ -36,16 +35,17 @@ internal sealed class BackgroundRefresher(IServiceScopeFactory scopes, IHostAppl
 
     private long _started;
 
-    /// <summary>The middleware whose forward path (routing + YARP) refreshes run through.</summary>
-    public void Attach(HttpCacheMiddleware owner) => _owner = owner;
-
-    public void Schedule(HttpContext context, CachePolicy policy, CompiledRule rule, string primary, CacheEntry stale)
+    /// <summary>
+    /// Starts <paramref name="refresh"/> of <paramref name="stale"/> in the background, on a copy of
+    /// <paramref name="context"/>'s request (its conditions, cache directives and framing left out). The delegate runs
+    /// the cache's forward path and returns true when it wrote a refreshed entry.
+    /// </summary>
+    public void Schedule(HttpContext context, CachePolicy policy, CacheEntry stale, Func<HttpContext, Task<bool>> refresh)
     {
-        var owner = _owner;
-        var key = primary + "#" + stale.VariantHash;
+        var key = stale.Primary + "#" + stale.VariantHash;
         // At most MaxRunning at once: a burst of stale URLs must not become a burst of requests to the app (or of
         // tasks and copies here). A refresh not started now is started by a later request for the entry.
-        if (owner is null || lifetime.ApplicationStopping.IsCancellationRequested || AlreadyRefreshed(key, stale)
+        if (lifetime.ApplicationStopping.IsCancellationRequested || AlreadyRefreshed(key, stale)
             || Volatile.Read(ref _runningCount) >= MaxRunning || !_running.TryAdd(key, 0))
         {
             return;
@@ -76,7 +76,7 @@ internal sealed class BackgroundRefresher(IServiceScopeFactory scopes, IHostAppl
         {
             try
             {
-                if (await RunAsync(owner, copy, policy, rule, primary, stale).ConfigureAwait(false))
+                if (await RunAsync(copy, policy, refresh).ConfigureAwait(false))
                 {
                     Remember(key, stale);
                 }
@@ -114,7 +114,7 @@ internal sealed class BackgroundRefresher(IServiceScopeFactory scopes, IHostAppl
         _refreshed[key] = (stale.ResponseTimeMs, clock.Time.GetUtcNow().ToUnixTimeMilliseconds());
     }
 
-    private async Task<bool> RunAsync(HttpCacheMiddleware owner, RequestCopy copy, CachePolicy policy, CompiledRule rule, string primary, CacheEntry stale)
+    private async Task<bool> RunAsync(RequestCopy copy, CachePolicy policy, Func<HttpContext, Task<bool>> refresh)
     {
         await using var scope = scopes.CreateAsyncScope();
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(lifetime.ApplicationStopping);
@@ -140,12 +140,12 @@ internal sealed class BackgroundRefresher(IServiceScopeFactory scopes, IHostAppl
 
         sub.Connection.RemoteIpAddress = copy.Remote;
         sub.RequestAborted = timeout.Token;
-        return await owner.RefreshAsync(sub, policy, rule, primary, stale).ConfigureAwait(false);
+        return await refresh(sub).ConfigureAwait(false);
     }
 
     // Conditions and cache directives are the cache's own for a refresh; framing headers do not apply to a GET without body.
     private static bool IsExcluded(string name) =>
-        HttpCacheMiddleware.IsConditionalHeader(name)
+        Validators.IsConditionalHeader(name)
         || name.Equals(HeaderNames.Range, StringComparison.OrdinalIgnoreCase)
         || name.Equals(HeaderNames.CacheControl, StringComparison.OrdinalIgnoreCase)
         || name.Equals(HeaderNames.Pragma, StringComparison.OrdinalIgnoreCase)

@@ -7,4 +7,7 @@ namespace ProxySidecar.Caching;
 internal sealed class CacheClock(TimeProvider time)
 {
     public TimeProvider Time { get; } = time;
+
+    /// <summary>Now, as Unix milliseconds (the unit of every time the cache stores).</summary>
+    public long NowMs => Time.GetUtcNow().ToUnixTimeMilliseconds();
 }

@@ -4,8 +4,10 @@ namespace ProxySidecar.Caching;
 
 /// <summary>
 /// The Cache-Control directives this cache acts on (RFC 9111 §5.2), for requests and responses.
-/// Unknown directives are ignored; the first occurrence of a duplicated directive wins; an invalid
-/// delta-seconds value counts as 0 (stale), except max-stale, which then means "any staleness".
+/// Unknown directives are ignored; a duplicated directive takes its most restrictive value (the shortest
+/// max-age, s-maxage, max-stale and stale windows, the longest min-fresh); an invalid delta-seconds value
+/// (a decimal, a sign, letters, spaces around '=') counts as 0 (stale), except max-stale, which then means
+/// "any staleness".
 /// </summary>
 internal struct CacheControl
 {
@@ -71,8 +73,10 @@ internal struct CacheControl
             }
 
             var name = text[nameStart..i];
+            var spaced = false;
             while (i < text.Length && (text[i] == ' ' || text[i] == '\t'))
             {
+                spaced = true;
                 i++;
             }
 
@@ -82,8 +86,11 @@ internal struct CacheControl
             {
                 hasArgument = true;
                 i++;
+
+                // RFC 9111 §5.2: token [ "=" ( token / quoted-string ) ], no whitespace around "=": such a value is invalid.
                 while (i < text.Length && (text[i] == ' ' || text[i] == '\t'))
                 {
+                    spaced = true;
                     i++;
                 }
 
@@ -127,7 +134,7 @@ internal struct CacheControl
             }
 
             result.Present = true;
-            Apply(name, hasArgument, argument, ref result);
+            Apply(name, hasArgument, hasArgument && spaced ? "invalid" : argument, ref result);
         }
     }
 
@@ -165,29 +172,31 @@ internal struct CacheControl
         }
         else if (name.Equals("max-age", StringComparison.OrdinalIgnoreCase))
         {
-            result.MaxAge ??= Seconds(hasArgument, argument) ?? 0;
+            result.MaxAge = Shortest(result.MaxAge, Seconds(hasArgument, argument) ?? 0);
         }
         else if (name.Equals("s-maxage", StringComparison.OrdinalIgnoreCase))
         {
-            result.SharedMaxAge ??= Seconds(hasArgument, argument) ?? 0;
+            result.SharedMaxAge = Shortest(result.SharedMaxAge, Seconds(hasArgument, argument) ?? 0);
         }
         else if (name.Equals("max-stale", StringComparison.OrdinalIgnoreCase))
         {
-            result.MaxStale ??= hasArgument ? Seconds(hasArgument, argument) ?? Unlimited : Unlimited;
+            result.MaxStale = Shortest(result.MaxStale, hasArgument ? Seconds(hasArgument, argument) ?? Unlimited : Unlimited);
         }
         else if (name.Equals("min-fresh", StringComparison.OrdinalIgnoreCase))
         {
-            result.MinFresh ??= Seconds(hasArgument, argument) ?? 0;
+            result.MinFresh = Math.Max(result.MinFresh ?? 0, Seconds(hasArgument, argument) ?? 0);
         }
         else if (name.Equals("stale-while-revalidate", StringComparison.OrdinalIgnoreCase))
         {
-            result.StaleWhileRevalidate ??= Seconds(hasArgument, argument) ?? 0;
+            result.StaleWhileRevalidate = Shortest(result.StaleWhileRevalidate, Seconds(hasArgument, argument) ?? 0);
         }
         else if (name.Equals("stale-if-error", StringComparison.OrdinalIgnoreCase))
         {
-            result.StaleIfError ??= Seconds(hasArgument, argument) ?? 0;
+            result.StaleIfError = Shortest(result.StaleIfError, Seconds(hasArgument, argument) ?? 0);
         }
     }
+
+    private static int Shortest(int? current, int value) => current is { } known ? Math.Min(known, value) : value;
 
     /// <summary>delta-seconds (RFC 9111 §1.2.2): digits only; values beyond 2^31 are clamped.</summary>
     internal static int? Seconds(bool hasArgument, ReadOnlySpan<char> argument)

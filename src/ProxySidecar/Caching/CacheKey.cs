@@ -47,7 +47,11 @@ internal static class CacheKey
         return raw;
     }
 
-    /// <summary>The primary key of an absolute URL (purge, invalidation by Location), as a request for it would have it.</summary>
+    /// <summary>The primary key a GET of <paramref name="url"/> would have under <paramref name="policy"/> (purge, invalidation by Location).</summary>
+    public static string PrimaryFor(Uri url, CachePolicy policy) =>
+        Primary(url, policy.Match(HttpMethods.Get, PathString.FromUriComponent(SplitTarget(url.PathAndQuery).Path).Value ?? "/").IgnoreQueryParameters);
+
+    /// <summary>The primary key of an absolute URL, as a request for it would have it.</summary>
     public static string Primary(Uri url, string[] ignoredParameters)
     {
         // Uri reports the scheme's default port in its authority, but a request for it has none in its Host header.
@@ -224,17 +228,46 @@ internal static class CacheKey
             }
         }
 
-        if (name.Equals("accept-encoding", StringComparison.OrdinalIgnoreCase))
+        if (name.Equals("accept-encoding", StringComparison.OrdinalIgnoreCase) || name.Equals("accept-language", StringComparison.OrdinalIgnoreCase))
         {
-            for (var i = 0; i < members.Count; i++)
-            {
-                members[i] = members[i].Replace(" ", string.Empty, StringComparison.Ordinal).ToLowerInvariant();
-            }
-
-            members.Sort(StringComparer.Ordinal);
+            return NormalisePreferences(members);
         }
 
         return string.Join(',', members);
+    }
+
+    /// <summary>
+    /// Accept-Encoding and Accept-Language lists compared as the preferences they state: each member lower-cased and
+    /// stripped of whitespace, its weight canonical (<c>q=1</c> dropped, <c>q=0.50</c> as <c>q=0.5</c>), the members
+    /// sorted by weight and then by name. <c>en-US,en;q=0.8</c> and <c>en;q=0.80, EN-us</c> are one variant.
+    /// </summary>
+    private static string NormalisePreferences(List<string> members)
+    {
+        var weighted = new List<(string Name, decimal Weight)>(members.Count);
+        foreach (var member in members)
+        {
+            var compact = member.Replace(" ", string.Empty, StringComparison.Ordinal).Replace("\t", string.Empty, StringComparison.Ordinal).ToLowerInvariant();
+            var semicolon = compact.IndexOf(';', StringComparison.Ordinal);
+            var weight = 1m;
+            if (semicolon >= 0)
+            {
+                var parameter = compact[(semicolon + 1)..];
+                if (!parameter.StartsWith("q=", StringComparison.Ordinal)
+                    || !decimal.TryParse(parameter[2..], System.Globalization.NumberStyles.AllowDecimalPoint, System.Globalization.CultureInfo.InvariantCulture, out weight))
+                {
+                    // Not a plain weight: keep the member as written, it still tells variants apart.
+                    weighted.Add((compact, -1m));
+                    continue;
+                }
+
+                compact = compact[..semicolon];
+            }
+
+            weighted.Add((compact, weight));
+        }
+
+        weighted.Sort((a, b) => a.Weight != b.Weight ? b.Weight.CompareTo(a.Weight) : string.CompareOrdinal(a.Name, b.Name));
+        return string.Join(',', weighted.Select(w => w.Weight == 1m ? w.Name : w.Weight < 0 ? w.Name : w.Name + ";q=" + w.Weight.ToString("0.###", System.Globalization.CultureInfo.InvariantCulture)));
     }
 
     /// <summary>Lower-case, de-duplicated, sorted field names of Vary plus the rule's extra headers; null for <c>Vary: *</c>.</summary>

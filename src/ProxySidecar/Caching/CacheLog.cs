@@ -20,7 +20,4 @@ internal static partial class CacheLog
 
     [LoggerMessage(406, LogLevel.Warning, "A stored record for {KeyHash} was rejected ({Reason}); treated as a miss. Another writer or version may share the store.")]
     public static partial void EntryRejected(ILogger logger, string keyHash, string reason);
-
-    [LoggerMessage(407, LogLevel.Warning, "Cache store write for {KeyHash} skipped: too many writes in flight.")]
-    public static partial void WriteSkipped(ILogger logger, string keyHash);
 }

@@ -28,7 +28,7 @@ internal sealed class CacheMetrics
         meter.CreateObservableGauge(SidecarTelemetry.Instruments.CacheBytes, () => occupancy.Bytes, "By", "Bytes charged for those records against the size limit: body, headers, key, tags and bookkeeping.");
     }
 
-    public void Lookup(string result) => _lookups.Add(1, new KeyValuePair<string, object?>("result", result));
+    public void Lookup(CacheResult result) => _lookups.Add(1, new KeyValuePair<string, object?>("result", result.Name()));
 
     public void EntryRejected(string reason) => _rejected.Add(1, new KeyValuePair<string, object?>("reason", reason));
 

@@ -33,6 +33,12 @@ public sealed class CacheOptions
     /// <summary>Longest time anything stays in the store (entries and soft-purge markers).</summary>
     public TimeSpan MaxEntryLifetime { get; set; } = TimeSpan.FromDays(1);
 
+    /// <summary>
+    /// How long past its freshness a stored entry may still answer when the app cannot be reached (refused, reset,
+    /// timed out): RFC 9111 §4.2.4. Never for entries with must-revalidate, proxy-revalidate, no-cache or s-maxage. Zero: off.
+    /// </summary>
+    public TimeSpan StaleIfUnreachable { get; set; } = TimeSpan.FromSeconds(10);
+
     /// <summary>How long a URL found uncacheable is remembered, so requests for it are not coalesced.</summary>
     public TimeSpan HitForMissDuration { get; set; } = TimeSpan.FromSeconds(30);
 

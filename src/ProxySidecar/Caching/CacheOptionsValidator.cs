@@ -27,6 +27,7 @@ internal sealed class CacheOptionsValidator : IValidateOptions<CacheOptions>
 
         Positive(errors, p + "HeuristicMaxAge", options.HeuristicMaxAge, allowZero: true);
         Positive(errors, p + "KeepStaleFor", options.KeepStaleFor, allowZero: true);
+        Positive(errors, p + "StaleIfUnreachable", options.StaleIfUnreachable, allowZero: true);
         Positive(errors, p + "MaxEntryLifetime", options.MaxEntryLifetime, allowZero: false);
         Positive(errors, p + "HitForMissDuration", options.HitForMissDuration, allowZero: true);
         Positive(errors, p + "CoalescingTimeout", options.CoalescingTimeout, allowZero: false);

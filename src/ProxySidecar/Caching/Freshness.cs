@@ -12,9 +12,10 @@ internal static class Freshness
 
     /// <summary>
     /// Explicit freshness lifetime (§4.2.1): s-maxage, then max-age, then Expires − Date; null when the
-    /// response gives none. An Expires that does not parse counts as already expired.
+    /// response gives none. An Expires that is not one HTTP-date (several lines, or any other value) counts as
+    /// already expired (§5.3).
     /// </summary>
-    public static long? ExplicitLifetime(in CacheControl directives, string? expires, long? dateMs, long responseTimeMs)
+    public static long? ExplicitLifetimeOfFields(in CacheControl directives, Microsoft.Extensions.Primitives.StringValues expires, long? dateMs, long responseTimeMs)
     {
         if (directives.SharedMaxAge is { } shared)
         {
@@ -26,9 +27,9 @@ internal static class Freshness
             return maxAge * 1000L;
         }
 
-        if (expires is not null)
+        if (expires.Count > 0)
         {
-            if (!TryParseDate(expires, out var expiresMs))
+            if (expires.Count > 1 || !TryParseDate(expires[0], out var expiresMs))
             {
                 return 0;
             }
@@ -38,6 +39,10 @@ internal static class Freshness
 
         return null;
     }
+
+    /// <summary>As <see cref="ExplicitLifetimeOfFields"/>, for at most one Expires value.</summary>
+    public static long? ExplicitLifetime(in CacheControl directives, string? expires, long? dateMs, long responseTimeMs) =>
+        ExplicitLifetimeOfFields(directives, new Microsoft.Extensions.Primitives.StringValues(expires), dateMs, responseTimeMs);
 
     /// <summary>Heuristic lifetime (§4.2.2): <paramref name="fraction"/> of Date − Last-Modified, at most <paramref name="maxMs"/>.</summary>
     public static long HeuristicLifetime(long? dateMs, long responseTimeMs, long lastModifiedMs, double fraction, long maxMs)
@@ -67,17 +72,11 @@ internal static class Freshness
     /// <summary>The Age field value: whole seconds, never negative.</summary>
     public static long AgeSeconds(long currentAgeMs) => Math.Max(0, currentAgeMs / 1000);
 
-    /// <summary>Parses an HTTP-date (IMF-fixdate and the obsolete forms) to Unix milliseconds.</summary>
+    /// <summary>Parses an HTTP-date (IMF-fixdate and the two obsolete forms, strictly: <see cref="HttpDate"/>) to Unix milliseconds.</summary>
     public static bool TryParseDate(string? value, out long unixMs)
     {
-        if (value is not null && Microsoft.Net.Http.Headers.HeaderUtilities.TryParseDate(value, out var date))
-        {
-            unixMs = date.ToUnixTimeMilliseconds();
-            return true;
-        }
-
         unixMs = 0;
-        return false;
+        return value is not null && HttpDate.TryParse(value, out unixMs);
     }
 
     /// <summary>The Age field as seconds; null when absent or invalid.</summary>

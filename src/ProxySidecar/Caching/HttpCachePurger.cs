@@ -20,7 +20,7 @@ internal sealed class HttpCachePurger(HttpCacheStore store, CachePolicyProvider 
             throw new ArgumentException("The URL to purge must be absolute (scheme, host, path, query).", nameof(url));
         }
 
-        var hash = CacheKey.Hash(policies.Current.PrimaryFor(url));
+        var hash = CacheKey.Hash(CacheKey.PrimaryFor(url, policies.Current));
         return await PurgeAsync("url", url.ToString(), soft, CacheTags.UrlMarker(hash), CacheTags.UrlEvictedMarker(hash), CacheTags.Url(hash), cancellationToken).ConfigureAwait(false);
     }
 

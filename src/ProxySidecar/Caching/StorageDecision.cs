@@ -36,16 +36,22 @@ internal readonly record struct StorageDecision(
             return No("request-no-store", false);
         }
 
-        string? targetedValue = null;
-        if (policy.TargetedCacheControlHeader is { } targetedName && responseHeaders.TryGetValue(targetedName, out var targetedValues) && !string.IsNullOrWhiteSpace(targetedValues.ToString()))
+        // The targeted field replaces Cache-Control and Expires when it is a valid Structured Field (RFC 9213).
+        var targeted = false;
+        CacheControl directives = default;
+        if (policy.TargetedCacheControlHeader is { } targetedName && responseHeaders.TryGetValue(targetedName, out var targetedValues) && targetedValues.Count > 0)
         {
-            targetedValue = targetedValues.ToString();
+            targeted = TargetedCacheControl.TryParse(targetedValues.ToString(), out directives);
         }
 
-        var directives = targetedValue is not null ? CacheControl.Parse(targetedValue) : CacheControl.Parse(responseHeaders.CacheControl);
-        var expires = targetedValue is not null ? null : FirstOrNull(responseHeaders.Expires);
+        if (!targeted)
+        {
+            directives = CacheControl.Parse(responseHeaders.CacheControl);
+        }
+
+        var expires = targeted ? default : responseHeaders.Expires;
         long? dateMs = Freshness.TryParseDate(FirstOrNull(responseHeaders.Date), out var date) ? date : null;
-        var explicitLifetime = Freshness.ExplicitLifetime(directives, expires, dateMs, responseTimeMs);
+        var explicitLifetime = Freshness.ExplicitLifetimeOfFields(directives, expires, dateMs, responseTimeMs);
         var heuristicable = Freshness.IsHeuristicallyCacheable(status) || directives.Public;
 
         // A 206 or 304 answers this request's Range or conditions: it says nothing about whether the
@@ -71,7 +77,7 @@ internal readonly record struct StorageDecision(
         }
 
         // Shared explicitly: public, s-maxage, or the targeted field, which speaks to shared caches only.
-        var shared = directives.Public || directives.SharedMaxAge is not null || targetedValue is not null;
+        var shared = directives.Public || directives.SharedMaxAge is not null || targeted;
         var authorizationAllowed = directives.Public || directives.SharedMaxAge is not null || directives.MustRevalidate;
 
         // A response to a request with credentials is stored only when it explicitly allows sharing (RFC 9111 §3.5
@@ -137,7 +143,8 @@ internal readonly record struct StorageDecision(
             | (directives.MustRevalidate || directives.ProxyRevalidate ? Stores.CacheEntry.FlagMustRevalidate : 0)
             | (authorizationAllowed ? Stores.CacheEntry.FlagAuthorizationAllowed : 0)
             | (shared ? Stores.CacheEntry.FlagShared : 0)
-            | (responseHeaders.ContainsKey(HeaderNames.SetCookie) ? Stores.CacheEntry.FlagSetCookie : 0);
+            | (responseHeaders.ContainsKey(HeaderNames.SetCookie) ? Stores.CacheEntry.FlagSetCookie : 0)
+            | (directives.SharedMaxAge is not null ? Stores.CacheEntry.FlagSharedMaxAge : 0);
         var initialAge = Freshness.CorrectedInitialAge(Freshness.ParseAge(FirstOrNull(responseHeaders.Age)), dateMs, requestTimeMs, responseTimeMs);
         return new StorageDecision(true, null, false, lifetime, initialAge, swr, sie, flags, vary);
     }
@@ -146,7 +153,8 @@ internal readonly record struct StorageDecision(
     public TimeSpan ValidFor(CachePolicy policy, bool hasValidators)
     {
         var remaining = Math.Max(0, LifetimeMs - CorrectedInitialAgeMs);
-        var extra = Math.Max(Math.Max(StaleWhileRevalidateMs, StaleIfErrorMs), hasValidators ? policy.KeepStaleForMs : 0);
+        var unreachable = (Flags & (Stores.CacheEntry.FlagNoCache | Stores.CacheEntry.FlagMustRevalidate | Stores.CacheEntry.FlagSharedMaxAge)) == 0 ? policy.StaleIfUnreachableMs : 0;
+        var extra = Math.Max(Math.Max(Math.Max(StaleWhileRevalidateMs, StaleIfErrorMs), unreachable), hasValidators ? policy.KeepStaleForMs : 0);
         var total = Math.Clamp(remaining + Math.Max(0, extra), 1000, policy.MaxEntryLifetimeMs);
         return TimeSpan.FromMilliseconds(total);
     }

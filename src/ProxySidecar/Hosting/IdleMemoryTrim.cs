@@ -64,7 +64,7 @@ internal sealed partial class IdleMemoryTrim(TimeProvider time, ILogger<IdleMemo
 
     private static partial class Log
     {
-        [LoggerMessage(31, LogLevel.Information, "Idle: committed memory {BeforeBytes} -> {AfterBytes} bytes after a compacting collection.")]
+        [LoggerMessage(103, LogLevel.Information, "Idle: committed memory {BeforeBytes} -> {AfterBytes} bytes after a compacting collection.")]
         public static partial void MemoryTrimmed(ILogger logger, long beforeBytes, long afterBytes);
     }
 }

@@ -143,7 +143,7 @@ public sealed class CacheOperationsTests
         await host.WaitUntilStoredAsync("/p/late");
         var store = host.Sidecar.Services.GetRequiredService<IOutputCacheStore>();
         var url = new Uri(host.Sidecar.HttpsAddress, "/p/late");
-        var primary = host.Sidecar.Services.GetRequiredService<ProxySidecar.Caching.Rules.CachePolicyProvider>().Current.PrimaryFor(url);
+        var primary = CacheKey.PrimaryFor(url, host.Sidecar.Services.GetRequiredService<ProxySidecar.Caching.Rules.CachePolicyProvider>().Current);
         var key = CacheKey.PrimaryStoreKey(primary);
         var record = await store.GetAsync(key, CancellationToken.None);
         Assert.NotNull(record);

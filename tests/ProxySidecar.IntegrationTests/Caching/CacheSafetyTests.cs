@@ -371,15 +371,15 @@ public sealed class CacheSafetyTests
         var policy = host.Sidecar.Services.GetRequiredService<CachePolicyProvider>().Current;
         using var alice = await host.GetAsync("/untrusted/alice");
         await host.WaitUntilStoredAsync("/untrusted/alice");
-        var aliceKey = CacheKey.PrimaryStoreKey(policy.PrimaryFor(Absolute(host, "/untrusted/alice")));
+        var aliceKey = CacheKey.PrimaryStoreKey(CacheKey.PrimaryFor(Absolute(host, "/untrusted/alice"), policy));
         var aliceRecord = (await store.GetAsync(aliceKey, CancellationToken.None))!;
 
         // Alice's record under Bob's key, and under Carol's a record whose first count says two billion.
-        await store.SetAsync(CacheKey.PrimaryStoreKey(policy.PrimaryFor(Absolute(host, "/untrusted/bob"))), aliceRecord, null, TimeSpan.FromMinutes(5), CancellationToken.None);
+        await store.SetAsync(CacheKey.PrimaryStoreKey(CacheKey.PrimaryFor(Absolute(host, "/untrusted/bob"), policy)), aliceRecord, null, TimeSpan.FromMinutes(5), CancellationToken.None);
         var malformed = (byte[])aliceRecord.Clone();
         var tagsEnd = malformed.AsSpan().IndexOf("\0\0\0\0"u8);
         BitConverter.TryWriteBytes(malformed.AsSpan(tagsEnd), int.MaxValue);
-        await store.SetAsync(CacheKey.PrimaryStoreKey(policy.PrimaryFor(Absolute(host, "/untrusted/carol"))), malformed, null, TimeSpan.FromMinutes(5), CancellationToken.None);
+        await store.SetAsync(CacheKey.PrimaryStoreKey(CacheKey.PrimaryFor(Absolute(host, "/untrusted/carol"), policy)), malformed, null, TimeSpan.FromMinutes(5), CancellationToken.None);
 
         using var bob = await host.GetAsync("/untrusted/bob");
         using var carol = await host.GetAsync("/untrusted/carol");

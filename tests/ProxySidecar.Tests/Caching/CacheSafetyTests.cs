@@ -192,7 +192,7 @@ public sealed class CacheSafetyTests
         var policy = PolicyWith();
         foreach (var target in new[] { "/raw/x%3Fa=1", "/a%252F", "/a%2F", "/plain?x=1&y=2", "/%7Euser" })
         {
-            Assert.Equal(KeyOf(target), policy.PrimaryFor(new Uri("https://example.com:8443" + target)));
+            Assert.Equal(KeyOf(target), CacheKey.PrimaryFor(new Uri("https://example.com:8443" + target), policy));
         }
     }
 

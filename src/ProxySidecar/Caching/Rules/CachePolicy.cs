@@ -13,6 +13,7 @@ internal sealed class CachePolicy
         HeuristicFreshness = options.HeuristicFreshness;
         HeuristicMaxAgeMs = (long)options.HeuristicMaxAge.TotalMilliseconds;
         KeepStaleForMs = (long)options.KeepStaleFor.TotalMilliseconds;
+        StaleIfUnreachableMs = (long)options.StaleIfUnreachable.TotalMilliseconds;
         MaxEntryLifetimeMs = (long)options.MaxEntryLifetime.TotalMilliseconds;
         HitForMissDuration = options.HitForMissDuration;
         CoalescingTimeout = options.CoalescingTimeout;
@@ -33,6 +34,8 @@ internal sealed class CachePolicy
     public long HeuristicMaxAgeMs { get; }
 
     public long KeepStaleForMs { get; }
+
+    public long StaleIfUnreachableMs { get; }
 
     public long MaxEntryLifetimeMs { get; }
 
@@ -69,10 +72,6 @@ internal sealed class CachePolicy
         var other = First(method, normalised);
         return other.Looseness <= routed.Looseness ? other : routed;
     }
-
-    /// <summary>The rule for a GET of <paramref name="url"/> and the primary key a request for it would have.</summary>
-    public string PrimaryFor(Uri url) =>
-        CacheKey.Primary(url, Match(HttpMethods.Get, PathString.FromUriComponent(CacheKey.SplitTarget(url.PathAndQuery).Path).Value ?? "/").IgnoreQueryParameters);
 
     private CompiledRule First(string method, string path)
     {

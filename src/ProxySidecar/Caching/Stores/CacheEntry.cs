@@ -30,6 +30,9 @@ internal sealed class CacheEntry
     /// <summary>The app's response carried Set-Cookie (a rule allowed storing it; the field itself is not stored).</summary>
     public const int FlagSetCookie = 16;
 
+    /// <summary>The response had s-maxage, which carries proxy-revalidate's meaning for a shared cache (RFC 9111 §5.2.2.10).</summary>
+    public const int FlagSharedMaxAge = 32;
+
     public required RecordKind Kind { get; init; }
 
     /// <summary>Lower-case, sorted request header names the entry varies on (empty when none).</summary>
@@ -73,6 +76,12 @@ internal sealed class CacheEntry
     public bool Shared => (Flags & FlagShared) != 0;
 
     public bool HadSetCookie => (Flags & FlagSetCookie) != 0;
+
+    /// <summary>
+    /// Whether the entry may answer when the app cannot be reached (RFC 9111 §4.2.4): not when it must be validated
+    /// before each use (no-cache) or once stale (must-revalidate, proxy-revalidate, s-maxage).
+    /// </summary>
+    public bool MayServeUnreachable => (Flags & (FlagNoCache | FlagMustRevalidate | FlagSharedMaxAge)) == 0;
 
     /// <summary>
     /// Whether this entry may answer a request with <paramref name="credentials"/>: Authorization only when the
