@@ -6,6 +6,7 @@ using ProxySidecar.Caching;
 using ProxySidecar.Caching.Stores;
 using ProxySidecar.Configuration;
 using ProxySidecar.Hosting;
+using ProxySidecar.Limits;
 using ProxySidecar.Logging;
 using ProxySidecar.Proxy;
 using ProxySidecar.Telemetry;
@@ -82,14 +83,23 @@ internal static class SidecarApplication
             }
         });
         services.AddSingleton<Http2ConnectionGuard>();
-        services.AddOptions<KestrelServerOptions>().Configure<IOptions<HostingOptions>, IOptions<TlsOptions>, CertificateStore, IEnumerable<ITlsHandshakeCustomizer>, Http2ConnectionGuard>(
-            (kestrel, hosting, tls, certificates, customizers, http2Guard) =>
+
+        // Five dependencies at most: the two connection middlewares of the public listener come from the provider.
+        services.AddOptions<KestrelServerOptions>().Configure<IOptions<HostingOptions>, IOptions<TlsOptions>, CertificateStore, IEnumerable<ITlsHandshakeCustomizer>, IServiceProvider>(
+            (kestrel, hosting, tls, certificates, customizers, provider) =>
             {
                 // Kestrel's options are read while the application is built, before ValidateSidecarOptions
                 // can name every bad key; with invalid settings the listeners are left out and start-up stops there.
                 if (hosting.ValueOrNull() is { } hostingValue && tls.ValueOrNull() is { } tlsValue)
                 {
-                    Listeners.Configure(kestrel, hostingValue, tlsValue, certificates, customizers, http2Guard);
+                    Listeners.Configure(
+                        kestrel,
+                        hostingValue,
+                        tlsValue,
+                        certificates,
+                        customizers,
+                        http2Guard: provider.GetRequiredService<Http2ConnectionGuard>(),
+                        beforeTls: provider.GetRequiredService<ClientConnectionLimiter>().Wrap);
                 }
             });
 
@@ -127,6 +137,7 @@ internal static class SidecarApplication
         builder.AddSidecarTls();
         builder.AddSidecarCache();
         builder.AddSidecarCacheStore();
+        builder.AddSidecarLimits();
         services.AddPurgeEndpoint();
         builder.AddSidecarTelemetry();
         return builder;
@@ -148,15 +159,25 @@ internal static class SidecarApplication
         // 2a. A request head no app should see: an invalid Host is answered 400; underscore header names are dropped.
         app.UseMiddleware<RequestHeadGuardMiddleware>();
 
-        // 3. The HTTP cache sits in front of routing, so it can answer without touching the app.
+        // 3. Per-client rate limits (Sidecar:Limits:Rules), in front of the cache so that hits count too: beyond a
+        //    limit, 429. Every request from a client is marked here first; background refreshes of the cache are
+        //    not (the cap in 5. tells them apart by that). The rate limiter is skipped while there are no rules.
+        app.UseMiddleware<ClientRequestMarker>();
+        app.UseWhen(LimitsSetup.HasRateLimitRules(app.Services), limited => limited.UseRateLimiter());
+
+        // 4. The HTTP cache sits in front of routing, so it can answer without touching the app.
         app.UseSidecarCache();
 
-        // 4. YARP: the route table, then the forwarder. Before it, a body over the limit is answered 413 (and with
-        //    request buffering, the whole body is read first); failures become problem+json.
+        // 5. YARP: the route table, then the forwarder's pipeline. A body over the limit is answered 413 (and with
+        //    request buffering, the whole body is read first, so a slow upload holds no slot of what follows). Then
+        //    the cap on the app (Sidecar:Limits:App): only what the cache sends on (misses, revalidations,
+        //    background refreshes) takes a slot, so hits and stale answers are served while the app is saturated;
+        //    beyond the cap and its queue, 503. Then the forwarder, whose failures become problem+json.
         app.UseRouting();
         app.MapReverseProxy(pipeline =>
         {
             pipeline.UseMiddleware<RequestBodyMiddleware>();
+            pipeline.UseMiddleware<AppConcurrencyMiddleware>();
             pipeline.UseMiddleware<ForwarderErrorMiddleware>();
         });
         return app;

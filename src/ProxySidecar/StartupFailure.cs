@@ -96,6 +96,7 @@ internal static partial class StartupFailure
     [
         typeof(TimeSpan), typeof(bool), typeof(int), typeof(long),
         typeof(Proxy.UpstreamProtocol), typeof(Tls.ClientCertificateMode),
+        typeof(Limits.PartitionKind), typeof(Limits.RateLimitAlgorithm),
     ];
 
     [System.Text.RegularExpressions.GeneratedRegex(

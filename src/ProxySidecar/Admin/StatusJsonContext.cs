@@ -21,6 +21,7 @@ namespace ProxySidecar.Admin;
 [JsonSerializable(typeof(AccessLogStatusBody))]
 [JsonSerializable(typeof(TlsPolicyStatusBody))]
 [JsonSerializable(typeof(Hosting.RequestBufferingStatusBody))]
+[JsonSerializable(typeof(Limits.LimitsStatusBody))]
 // The cache section is a dictionary of plain values.
 [JsonSerializable(typeof(Dictionary<string, object?>))]
 [JsonSerializable(typeof(bool))]

@@ -32,7 +32,15 @@ internal static class Listeners
     public static long RequestBufferBytes(HostingOptions hosting) =>
         Math.Max(64 * 1024, (long)hosting.MaxRequestHeadersTotalBytes + hosting.MaxRequestLineBytes);
 
-    public static void Configure(KestrelServerOptions kestrel, HostingOptions hosting, TlsOptions tls, CertificateStore certificates, IEnumerable<ITlsHandshakeCustomizer> customizers, Http2ConnectionGuard? http2Guard = null)
+    /// <param name="beforeTls">Connection middleware for the public listener, run before the TLS handshake (the per-client connection limit).</param>
+    public static void Configure(
+        KestrelServerOptions kestrel,
+        HostingOptions hosting,
+        TlsOptions tls,
+        CertificateStore certificates,
+        IEnumerable<ITlsHandshakeCustomizer> customizers,
+        Http2ConnectionGuard? http2Guard = null,
+        Func<ConnectionDelegate, ConnectionDelegate>? beforeTls = null)
     {
         kestrel.AddServerHeader = false;
         kestrel.Limits.MaxConcurrentConnections = hosting.MaxConnections;
@@ -62,6 +70,11 @@ internal static class Listeners
         kestrel.Listen(IPAddress.Parse(hosting.ListenAddress), hosting.HttpsPort, listen =>
         {
             listen.Protocols = HttpProtocols.Http1AndHttp2;
+            if (beforeTls is not null)
+            {
+                listen.Use(beforeTls);
+            }
+
             listen.UseHttps(new TlsHandshakeCallbackOptions
             {
                 HandshakeTimeout = tls.HandshakeTimeout,
