@@ -4,6 +4,7 @@ using Microsoft.Extensions.Options;
 using ProxySidecar.Admin;
 using ProxySidecar.Caching;
 using ProxySidecar.Caching.Stores;
+using ProxySidecar.Compression;
 using ProxySidecar.Configuration;
 using ProxySidecar.Hosting;
 using ProxySidecar.Logging;
@@ -108,6 +109,7 @@ internal static class SidecarApplication
         builder.AddSidecarTls();
         builder.AddSidecarCache();
         builder.AddSidecarCacheStore();
+        builder.AddSidecarCompression();
         services.AddPurgeEndpoint();
         builder.AddSidecarTelemetry();
         return builder;
@@ -125,10 +127,14 @@ internal static class SidecarApplication
         // 2. One access-log line per public request.
         app.UseMiddleware<AccessLogMiddleware>();
 
-        // 3. The HTTP cache sits in front of routing, so it can answer without touching the app.
+        // 3. Compression wraps the cache: the cache serves its stored compressed representations itself,
+        //    everything else that the app sent uncompressed is compressed as it streams.
+        app.UseSidecarCompression();
+
+        // 4. The HTTP cache sits in front of routing, so it can answer without touching the app.
         app.UseSidecarCache();
 
-        // 4. YARP: the route table, then the forwarder; failures become problem+json.
+        // 5. YARP: the route table, then the forwarder; failures become problem+json.
         app.UseRouting();
         app.MapReverseProxy(pipeline => pipeline.UseMiddleware<ForwarderErrorMiddleware>());
         return app;
