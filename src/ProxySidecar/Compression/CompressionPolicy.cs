@@ -12,6 +12,7 @@ internal sealed class CompressionPolicy
 {
     public CompressionPolicy(CompressionOptions options)
     {
+        Settings = Describe(options);
         Enabled = options.Enabled;
         StoredBrotliQuality = options.StoredBrotliQuality;
         StoredGzipLevel = options.StoredGzipLevel;
@@ -26,6 +27,9 @@ internal sealed class CompressionPolicy
             rule.CompressWithCredentials ?? options.CompressWithCredentials,
             rule.MinimumBytes ?? options.MinimumBytes))];
     }
+
+    /// <summary>Every setting the policy was made from, as text: two policies with the same text behave the same.</summary>
+    public string Settings { get; }
 
     public bool Enabled { get; }
 
@@ -68,6 +72,14 @@ internal sealed class CompressionPolicy
         ContentCoding.Gzip => stored ? StoredGzipLevel : StreamingGzipLevel,
         _ => 0,
     };
+
+    private static string Describe(CompressionOptions o) => string.Join(
+        '\n',
+        [
+            string.Create(CultureInfo.InvariantCulture, $"{o.Enabled} {o.MinimumBytes} {o.StoredBrotliQuality} {o.StoredGzipLevel} {o.StreamingBrotliQuality} {o.StreamingGzipLevel} {o.CompressWithCredentials}"),
+            string.Join(' ', o.MimeTypes),
+            .. o.Rules.Select(r => string.Create(CultureInfo.InvariantCulture, $"{r.Name}|{r.Path}|{r.IgnoreCase}|{r.Enabled}|{r.CompressWithCredentials}|{r.MinimumBytes}")),
+        ]);
 
     private CompressionRule First(string path)
     {

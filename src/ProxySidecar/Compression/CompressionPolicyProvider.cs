@@ -51,6 +51,12 @@ internal sealed class CompressionPolicyProvider : IDisposable
             return;
         }
 
+        // A rejected change puts the last good values back, which announces them again: nothing changed then.
+        if (next.Settings == Current.Settings)
+        {
+            return;
+        }
+
         Volatile.Write(ref _current, next);
         LastReload = _time.GetUtcNow();
         CompressionLog.Reloaded(_logger, next.Enabled, next.Rules.Length);
