@@ -21,16 +21,16 @@ public sealed class CompressionOptions
     public IList<string> MimeTypes { get; } = [];
 
     /// <summary>Brotli quality (0–11) of the representations the cache stores: paid once per entry, on its first hit asking for Brotli.</summary>
-    public int StoredBrotliQuality { get; set; } = 9;
+    public int StoredBrotliQuality { get; set; } = 6;
 
     /// <summary>gzip level (1–9) of the representations the cache stores: paid once per entry, on its first hit asking for gzip.</summary>
     public int StoredGzipLevel { get; set; } = 6;
 
     /// <summary>Brotli quality (0–11) of responses compressed as they stream through (not from the cache): paid on every response.</summary>
-    public int StreamingBrotliQuality { get; set; } = 4;
+    public int StreamingBrotliQuality { get; set; } = 3;
 
     /// <summary>gzip level (1–9) of responses compressed as they stream through (not from the cache): paid on every response.</summary>
-    public int StreamingGzipLevel { get; set; } = 4;
+    public int StreamingGzipLevel { get; set; } = 3;
 
     /// <summary>
     /// Compress responses to requests with credentials (Cookie, Authorization, a client certificate) that do not come
