@@ -22,6 +22,21 @@ internal static class SidecarApplication
 {
     public const string ReverseProxySection = "ReverseProxy";
 
+    /// <summary>
+    /// The builder's options: the content root (where appsettings.json is read) is the executable's directory, whatever
+    /// the working directory, unless <c>--contentRoot</c> or ASPNETCORE_CONTENTROOT / DOTNET_CONTENTROOT names another.
+    /// </summary>
+    public static WebApplicationOptions BuilderOptions(string[] args) => new()
+    {
+        Args = args,
+        ContentRootPath = ContentRootGiven(args) ? null : AppContext.BaseDirectory,
+    };
+
+    internal static bool ContentRootGiven(string[] args) =>
+        !string.IsNullOrEmpty(Environment.GetEnvironmentVariable("ASPNETCORE_CONTENTROOT"))
+        || !string.IsNullOrEmpty(Environment.GetEnvironmentVariable("DOTNET_CONTENTROOT"))
+        || args.Any(arg => arg.TrimStart('-', '/').StartsWith("contentRoot", StringComparison.OrdinalIgnoreCase));
+
     public static WebApplicationBuilder AddProxySidecar(this WebApplicationBuilder builder)
     {
         var configFile = builder.Configuration.AddSidecarConfigFile();
@@ -56,6 +71,8 @@ internal static class SidecarApplication
 
         // Hosting: listeners, limits, lifecycle and drain.
         services.AddSingleton<SidecarLifecycle>();
+        services.AddSingleton<RequestBufferBudget>();
+        services.AddSingleton<IStatusContributor, RequestBufferingStatus>();
         services.AddHostedService<LifecycleService>();
         services.AddOptions<HostOptions>().Configure<IOptions<HostingOptions>>((host, hosting) =>
         {
@@ -65,21 +82,23 @@ internal static class SidecarApplication
                 host.ShutdownTimeout = value.ShutdownDelay + value.DrainTimeout;
             }
         });
-        services.AddOptions<KestrelServerOptions>().Configure<IOptions<HostingOptions>, IOptions<TlsOptions>, CertificateStore, IEnumerable<ITlsHandshakeCustomizer>>(
-            (kestrel, hosting, tls, certificates, customizers) =>
+        services.AddSingleton<Http2ConnectionGuard>();
+        services.AddOptions<KestrelServerOptions>().Configure<IOptions<HostingOptions>, IOptions<TlsOptions>, CertificateStore, IEnumerable<ITlsHandshakeCustomizer>, Http2ConnectionGuard>(
+            (kestrel, hosting, tls, certificates, customizers, http2Guard) =>
             {
                 // Kestrel's options are read while the application is built, before ValidateSidecarOptions
                 // can name every bad key; with invalid settings the listeners are left out and start-up stops there.
                 if (hosting.ValueOrNull() is { } hostingValue && tls.ValueOrNull() is { } tlsValue)
                 {
-                    Listeners.Configure(kestrel, hostingValue, tlsValue, certificates, customizers);
+                    Listeners.Configure(kestrel, hostingValue, tlsValue, certificates, customizers, http2Guard);
                 }
             });
 
         // TLS: the certificate is loaded before the listeners start.
         services.AddSingleton<CertificateStore>();
-        // Not AddHostedService: it keeps one registration per implementation type, and the client CA uses this type too.
-        services.AddSingleton<IHostedService>(sp => new LoadBeforeListening(sp.GetRequiredService<CertificateStore>().Initialize));
+        services.AddSingleton(sp => new StartupLoad(sp.GetRequiredService<CertificateStore>().Initialize));
+        services.AddSingleton<LoadBeforeListening>();
+        services.AddSingleton<IHostedService>(sp => sp.GetRequiredService<LoadBeforeListening>());
 
         // Forwarding.
         services.AddSingleton<UpstreamHealth>();
@@ -118,14 +137,18 @@ internal static class SidecarApplication
     /// <summary>The middleware order, in one place.</summary>
     public static WebApplication UseProxySidecar(this WebApplication app)
     {
-        // 0. Every bad setting is named at once, before a listener or the pipeline reads one.
-        app.Services.ValidateSidecarOptions();
+        // 0. Every bad setting, then every unreadable certificate and unusable port, is named at once, before a
+        //    listener or the pipeline reads one.
+        StartupChecks.Run(app.Services);
 
         // 1. The admin listener is answered here and never reaches the app.
         app.UseMiddleware<AdminMiddleware>();
 
         // 2. One access-log line per public request.
         app.UseMiddleware<AccessLogMiddleware>();
+
+        // 2a. A request head no app should see: an invalid Host is answered 400; underscore header names are dropped.
+        app.UseMiddleware<RequestHeadGuardMiddleware>();
 
         // 3. Compression wraps the cache: the cache serves its stored compressed representations itself,
         //    everything else that the app sent uncompressed is compressed as it streams.
@@ -134,16 +157,52 @@ internal static class SidecarApplication
         // 4. The HTTP cache sits in front of routing, so it can answer without touching the app.
         app.UseSidecarCache();
 
-        // 5. YARP: the route table, then the forwarder; failures become problem+json.
+        // 5. YARP: the route table, then the forwarder. Before it, a body over the limit is answered 413 (and with
+        //    request buffering, the whole body is read first); failures become problem+json.
         app.UseRouting();
-        app.MapReverseProxy(pipeline => pipeline.UseMiddleware<ForwarderErrorMiddleware>());
+        app.MapReverseProxy(pipeline =>
+        {
+            pipeline.UseMiddleware<RequestBodyMiddleware>();
+            pipeline.UseMiddleware<ForwarderErrorMiddleware>();
+        });
         return app;
     }
+
+    /// <summary>Framework categories that log per request or per connection; Warning unless Logging:LogLevel says otherwise.</summary>
+    internal static readonly string[] QuietFrameworkCategories = ["Microsoft.AspNetCore", "Yarp", "System.Net.Http.HttpClient"];
+
+    /// <summary>
+    /// Off unless Logging:LogLevel turns it on: Kestrel's HTTP/2 category logs a Critical line for every stream it
+    /// cannot queue on a connection flooded with resets (hundreds per connection); the HTTP/2 connection guard writes
+    /// one line per such connection instead.
+    /// </summary>
+    internal const string KestrelHttp2Category = "Microsoft.AspNetCore.Server.Kestrel.Http2";
+
+    /// <summary>
+    /// Error unless Logging:LogLevel says otherwise: YARP logs a Warning for every failed forward, including each one a
+    /// client causes (a slow or cut-off body); ForwarderErrorMiddleware logs every failure once, at Warning when the
+    /// app is at fault and at Debug when the client is.
+    /// </summary>
+    internal const string YarpForwarderCategory = "Yarp.ReverseProxy.Forwarder.HttpForwarder";
 
     private static void ConfigureLogging(WebApplicationBuilder builder)
     {
         builder.Logging.ClearProviders();
         builder.Logging.Configure(o => o.ActivityTrackingOptions = ActivityTrackingOptions.TraceId | ActivityTrackingOptions.SpanId);
+
+        // The framework's per-request categories (hosting diagnostics, routing, the forwarder: six lines per request at
+        // Information) default to Warning in code, so that they stay quiet without appsettings.json. Inserted first,
+        // so Logging:LogLevel for the same category (a later rule of the same specificity) still overrides them.
+        builder.Services.Configure<LoggerFilterOptions>(filters =>
+        {
+            foreach (var category in QuietFrameworkCategories)
+            {
+                filters.Rules.Insert(0, new LoggerFilterRule(null, category, LogLevel.Warning, null));
+            }
+
+            filters.Rules.Insert(0, new LoggerFilterRule(null, KestrelHttp2Category, LogLevel.None, null));
+            filters.Rules.Insert(0, new LoggerFilterRule(null, YarpForwarderCategory, LogLevel.Error, null));
+        });
         builder.Logging.AddJsonConsole(o =>
         {
             o.IncludeScopes = true;

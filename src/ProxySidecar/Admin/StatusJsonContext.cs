@@ -20,6 +20,7 @@ namespace ProxySidecar.Admin;
 [JsonSerializable(typeof(SharedCacheStatusBody))]
 [JsonSerializable(typeof(AccessLogStatusBody))]
 [JsonSerializable(typeof(TlsPolicyStatusBody))]
+[JsonSerializable(typeof(Hosting.RequestBufferingStatusBody))]
 // The cache section is a dictionary of plain values.
 [JsonSerializable(typeof(Dictionary<string, object?>))]
 [JsonSerializable(typeof(bool))]
