@@ -45,6 +45,49 @@ internal sealed class HttpCacheStore
     public async ValueTask<CacheEntry?> GetAsync(string primary, string? variantHash, CancellationToken cancellationToken)
     {
         var key = variantHash is null ? CacheKey.PrimaryStoreKey(primary) : CacheKey.VariantStoreKey(primary, variantHash);
+        var entry = await ReadAsync(key, primary, cancellationToken).ConfigureAwait(false);
+        if (entry is null)
+        {
+            return null;
+        }
+
+        var matches = entry.Kind == RecordKind.Vary
+            ? variantHash is null
+            : entry.Kind == RecordKind.Response && entry.Primary == primary && entry.VariantHash == (variantHash ?? string.Empty);
+        if (!matches)
+        {
+            Reject(primary, "key-mismatch");
+            return null;
+        }
+
+        return entry;
+    }
+
+    /// <summary>
+    /// The compressed representation of <paramref name="source"/> in <paramref name="coding"/>, held under
+    /// <paramref name="key"/>; null on a miss, a failure, or a record that is not a representation of exactly that
+    /// entry's key, variant and body.
+    /// </summary>
+    public async ValueTask<CacheEntry?> GetEncodedAsync(string key, CacheEntry source, string coding, CancellationToken cancellationToken)
+    {
+        var entry = await ReadAsync(key, source.Primary, cancellationToken).ConfigureAwait(false);
+        if (entry is null)
+        {
+            return null;
+        }
+
+        if (entry.Kind != RecordKind.Encoded || entry.Primary != source.Primary || entry.VariantHash != source.VariantHash || entry.Coding != coding
+            || entry.SourceFingerprint != source.BodyFingerprint || entry.SourceLength != source.Body.Length)
+        {
+            Reject(source.Primary, "key-mismatch");
+            return null;
+        }
+
+        return entry;
+    }
+
+    private async ValueTask<CacheEntry?> ReadAsync(string key, string primary, CancellationToken cancellationToken)
+    {
         byte[]? bytes;
         try
         {
@@ -67,16 +110,6 @@ internal sealed class HttpCacheStore
         if (entry is null)
         {
             Reject(primary, "malformed");
-            return null;
-        }
-
-        var matches = entry.Kind == RecordKind.Vary
-            ? variantHash is null
-            : entry.Primary == primary && entry.VariantHash == (variantHash ?? string.Empty);
-        if (!matches)
-        {
-            Reject(primary, "key-mismatch");
-            return null;
         }
 
         return entry;
