@@ -8,10 +8,10 @@ return StartupFailure.Guard(() =>
 {
     var builder = WebApplication.CreateBuilder(SidecarApplication.BuilderOptions(args));
     builder.AddProxySidecar();
-
-    // Process-wide, so here and not in AddProxySidecar: the heap is bounded by configuration, not by the machine.
-    ProxySidecar.Caching.HeapLimit.Apply(builder.Configuration);
     using var app = builder.Build();
     app.UseProxySidecar();
+
+    // Process-wide, so here and not in UseProxySidecar: the heap is bounded by configuration, not by the machine.
+    ProxySidecar.Caching.HeapLimit.Apply(app.Services);
     app.Run();
 });

@@ -9,8 +9,6 @@ internal static partial class CacheLog
     [LoggerMessage(402, LogLevel.Information, "Cache configuration reloaded: {RuleCount} rules, enabled {Enabled}.")]
     public static partial void RulesReloaded(ILogger logger, int ruleCount, bool enabled);
 
-    [LoggerMessage(403, LogLevel.Error, "The changed Sidecar:Cache configuration was rejected; the last good rules stay: {Errors}")]
-    public static partial void RulesRejected(ILogger logger, string errors);
 
     [LoggerMessage(404, LogLevel.Warning, "Background refresh of {KeyHash} failed.")]
     public static partial void RefreshFailed(ILogger logger, Exception error, string keyHash);

@@ -16,20 +16,15 @@ internal static class CachingSetup
         var services = builder.Services;
 
         // Storage is an IOutputCacheStore: the bounded memory store unless the Redis store replaces it.
-        services.AddSingleton(sp =>
-        {
-            var cache = new CacheOptions();
-            sp.GetRequiredService<IConfiguration>().GetSection(CacheOptions.Section).Bind(cache);
-            return new MemoryCacheStore(cache.SizeLimitBytes, sp.GetRequiredService<TimeProvider>());
-        });
+        services.AddOptions<CacheOptions>().BindConfiguration(CacheOptions.Section).ValidateOnStart();
+        services.AddSingleton<IValidateOptions<CacheOptions>, CacheOptionsValidator>();
+        services.AddSingleton(sp => new MemoryCacheStore(sp.GetRequiredService<IOptions<CacheOptions>>().Value.SizeLimitBytes, sp.GetRequiredService<TimeProvider>()));
         services.AddSingleton<IOutputCacheStore>(sp => sp.GetRequiredService<MemoryCacheStore>());
         services.AddSingleton<ICacheOccupancy>(sp => sp.GetRequiredService<MemoryCacheStore>());
-        services.AddSingleton(sp => CaptureBudget.From(sp.GetRequiredService<IConfiguration>()));
+        services.AddSingleton(sp => CaptureBudget.From(sp.GetRequiredService<IOptions<CacheOptions>>().Value));
 
         services.TryAddSingleton(sp => new CacheClock(sp.GetRequiredService<TimeProvider>()));
-        services.AddSingleton<IValidateOptions<CacheOptions>, CacheOptionsValidator>();
         services.AddSingleton<CachePolicyProvider>();
-        services.AddHostedService<CachePolicyStartup>();
         services.AddSingleton<CacheMetrics>();
         services.AddSingleton<HttpCacheStore>();
         services.AddSingleton<RequestCoalescer>();
@@ -45,27 +40,6 @@ internal static class CachingSetup
         ArgumentNullException.ThrowIfNull(app);
         app.UseMiddleware<HttpCacheMiddleware>();
     }
-}
-
-/// <summary>Compiles the cache configuration before the listeners start, so a bad first load stops start-up with every bad key named.</summary>
-internal sealed class CachePolicyStartup(IServiceProvider services) : IHostedLifecycleService
-{
-    public Task StartingAsync(CancellationToken cancellationToken)
-    {
-        _ = services.GetRequiredService<CachePolicyProvider>();
-        _ = services.GetRequiredService<IOutputCacheStore>();
-        return Task.CompletedTask;
-    }
-
-    public Task StartAsync(CancellationToken cancellationToken) => Task.CompletedTask;
-
-    public Task StartedAsync(CancellationToken cancellationToken) => Task.CompletedTask;
-
-    public Task StoppingAsync(CancellationToken cancellationToken) => Task.CompletedTask;
-
-    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
-
-    public Task StoppedAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 }
 
 /// <summary>The "cache" section of /status.</summary>

@@ -13,28 +13,29 @@ namespace ProxySidecar.Caching;
 internal static class HeapLimit
 {
     /// <summary>The heap limit the configuration asks for; null when the headroom is 0 (off).</summary>
-    public static long? Desired(IConfiguration configuration)
+    public static long? Desired(CacheOptions cache, CacheStoreOptions store)
     {
-        var cache = new CacheOptions();
-        configuration.GetSection(CacheOptions.Section).Bind(cache);
         if (cache.HeapHeadroomBytes <= 0)
         {
             return null;
         }
 
-        var store = new CacheStoreOptions();
-        configuration.GetSection(CacheStoreOptions.Section).Bind(store);
         var held = string.Equals(store.Store, CacheStoreOptions.RedisStore, StringComparison.OrdinalIgnoreCase)
             ? (store.Redis.LocalCache.Enabled ? store.Redis.LocalCache.MaxBytes : 0)
             : cache.SizeLimitBytes;
         return held + cache.HeapHeadroomBytes;
     }
 
-    /// <summary>Applies <see cref="Desired"/> when it is lower than the current limit; returns the limit in force.</summary>
-    public static long Apply(IConfiguration configuration)
+    /// <summary>
+    /// Applies <see cref="Desired"/> when it is lower than the current limit; returns the limit in force. Process-wide:
+    /// the executable calls it (in-process hosts, as in tests, share one heap and leave it alone).
+    /// </summary>
+    public static long Apply(IServiceProvider services)
     {
         var current = GC.GetGCMemoryInfo().TotalAvailableMemoryBytes;
-        if (Desired(configuration) is { } desired && desired < current)
+        var cache = services.GetRequiredService<Microsoft.Extensions.Options.IOptions<CacheOptions>>().Value;
+        var store = services.GetRequiredService<Microsoft.Extensions.Options.IOptions<CacheStoreOptions>>().Value;
+        if (Desired(cache, store) is { } desired && desired < current)
         {
             AppContext.SetData("GCHeapHardLimit", (ulong)desired);
             GC.RefreshMemoryLimit();
@@ -53,12 +54,7 @@ internal sealed class CaptureBudget(long bytes)
 {
     private long _available = bytes;
 
-    public static CaptureBudget From(IConfiguration configuration)
-    {
-        var cache = new CacheOptions();
-        configuration.GetSection(CacheOptions.Section).Bind(cache);
-        return new CaptureBudget(cache.HeapHeadroomBytes > 0 ? cache.HeapHeadroomBytes / 2 : long.MaxValue);
-    }
+    public static CaptureBudget From(CacheOptions cache) => new(cache.HeapHeadroomBytes > 0 ? cache.HeapHeadroomBytes / 2 : long.MaxValue);
 
     public long Available => Interlocked.Read(ref _available);
 

@@ -15,18 +15,12 @@ internal sealed class CompressionPolicyProvider : IDisposable
     private readonly IDisposable? _subscription;
     private CompressionPolicy _current;
 
-    public CompressionPolicyProvider(IOptionsMonitor<CompressionOptions> options, TimeProvider time, ILogger<CompressionPolicyProvider> logger)
+    public CompressionPolicyProvider(Configuration.LastGoodOptions<CompressionOptions> options, TimeProvider time, ILogger<CompressionPolicyProvider> logger)
     {
         _logger = logger;
         _time = time;
-        _current = new CompressionPolicy(options.CurrentValue);
-        _subscription = options.OnChange((value, name) =>
-        {
-            if (name == Options.DefaultName)
-            {
-                Reload(value);
-            }
-        });
+        _current = new CompressionPolicy(options.Current);
+        _subscription = options.Subscribe(Reload);
     }
 
     /// <summary>The live policy; one volatile read.</summary>

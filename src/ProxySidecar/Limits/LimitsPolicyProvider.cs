@@ -26,21 +26,15 @@ internal sealed class LimitsPolicyProvider : IDisposable
     private TimeSpan _period = Timeout.InfiniteTimeSpan;
     private int _beating;
 
-    public LimitsPolicyProvider(IOptionsMonitor<LimitsOptions> options, TimeProvider time, LimitsMetrics metrics, ILogger<LimitsPolicyProvider> logger)
+    public LimitsPolicyProvider(Configuration.LastGoodOptions<LimitsOptions> options, TimeProvider time, LimitsMetrics metrics, ILogger<LimitsPolicyProvider> logger)
     {
         _logger = logger;
         _time = time;
-        _current = LimitsPolicy.Compile(options.CurrentValue, previous: null);
+        _current = LimitsPolicy.Compile(options.Current, previous: null);
         metrics.Observe(() => Current);
         _heartbeat = time.CreateTimer(_ => Heartbeat(), null, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
         Schedule(_current);
-        _subscription = options.OnChange((value, name) =>
-        {
-            if (name == Options.DefaultName)
-            {
-                Reload(value);
-            }
-        });
+        _subscription = options.Subscribe(Reload);
     }
 
     /// <summary>The live policy; one volatile read.</summary>

@@ -16,19 +16,17 @@ internal sealed class SidecarProxyConfigProvider : IProxyConfigProvider, IDispos
     public const string ClusterId = "app";
     public const string DestinationId = "app";
 
-    private readonly IOptionsMonitor<UpstreamOptions> _options;
     private readonly ILogger<SidecarProxyConfigProvider> _logger;
     private readonly IDisposable? _subscription;
     private volatile Snapshot _current;
     private (string Address, TimeSpan ResponseTimeout, UpstreamProtocol Protocol, int? MaxConnections) _builtFrom;
 
-    public SidecarProxyConfigProvider(IOptionsMonitor<UpstreamOptions> options, ILogger<SidecarProxyConfigProvider> logger)
+    public SidecarProxyConfigProvider(Configuration.LastGoodOptions<UpstreamOptions> options, ILogger<SidecarProxyConfigProvider> logger)
     {
-        _options = options;
         _logger = logger;
-        _current = new Snapshot(Build(options.CurrentValue));
-        _builtFrom = BuildKey(options.CurrentValue);
-        _subscription = options.OnChange(Reload);
+        _current = new Snapshot(Build(options.Current));
+        _builtFrom = BuildKey(options.Current);
+        _subscription = options.Subscribe(Reload);
     }
 
     public IProxyConfig GetConfig() => _current;

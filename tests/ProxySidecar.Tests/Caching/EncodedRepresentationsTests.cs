@@ -30,9 +30,9 @@ public sealed class EncodedRepresentationsTests : IDisposable
         var configuration = new ConfigurationBuilder().AddInMemoryCollection().Build();
         _memory = new MemoryCacheStore(64L * 1024 * 1024, _time);
         var meters = new ServiceCollection().AddMetrics().BuildServiceProvider().GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>();
-        _cache = new CachePolicyProvider(configuration, new CacheOptionsValidator(), NullLogger<CachePolicyProvider>.Instance);
+        _cache = ProxySidecar.Tests.Caching.TestCacheOptions.Policy(configuration);
         var clock = new CacheClock(_time);
-        _store = new HttpCacheStore(_memory, _cache, new CacheMetrics(meters, _memory), clock, NullLogger<HttpCacheStore>.Instance, configuration);
+        _store = new HttpCacheStore(_memory, _cache, new CacheMetrics(meters, _memory), clock, NullLogger<HttpCacheStore>.Instance, ProxySidecar.Tests.Caching.TestCacheOptions.Of(configuration));
         _encodings = new EncodedRepresentations(_store, _metrics, clock, NullLogger<EncodedRepresentations>.Instance);
     }
 

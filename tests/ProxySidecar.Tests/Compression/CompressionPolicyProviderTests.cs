@@ -12,7 +12,7 @@ public sealed class CompressionPolicyProviderTests
     [Fact]
     public void Reload_ChangedSettings_PublishesANewPolicy()
     {
-        using var provider = new CompressionPolicyProvider(new StaticOptionsMonitor<CompressionOptions>(new CompressionOptions()), _time, NullLogger<CompressionPolicyProvider>.Instance);
+        using var provider = new CompressionPolicyProvider(new ProxySidecar.Configuration.LastGoodOptions<CompressionOptions>(new StaticOptionsMonitor<CompressionOptions>(new CompressionOptions())), _time, NullLogger<CompressionPolicyProvider>.Instance);
         var before = provider.Current;
         var changed = new CompressionOptions();
         changed.Rules.Add(new CompressionRuleOptions { Name = "off", Path = "/raw/**", Enabled = false });
@@ -28,7 +28,7 @@ public sealed class CompressionPolicyProviderTests
     public void Reload_SameSettings_KeepsThePolicy()
     {
         // A rejected change of the mounted file announces the last good values again.
-        using var provider = new CompressionPolicyProvider(new StaticOptionsMonitor<CompressionOptions>(new CompressionOptions()), _time, NullLogger<CompressionPolicyProvider>.Instance);
+        using var provider = new CompressionPolicyProvider(new ProxySidecar.Configuration.LastGoodOptions<CompressionOptions>(new StaticOptionsMonitor<CompressionOptions>(new CompressionOptions())), _time, NullLogger<CompressionPolicyProvider>.Instance);
         var before = provider.Current;
 
         provider.Reload(new CompressionOptions());

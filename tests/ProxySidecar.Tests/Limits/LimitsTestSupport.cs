@@ -38,7 +38,7 @@ internal static class LimitsTestSupport
     public static LimitsMetrics Metrics() => new(Services.GetRequiredService<IMeterFactory>());
 
     public static LimitsPolicyProvider Provider(ChangingOptionsMonitor<LimitsOptions> options, TimeProvider? time = null) =>
-        new(options, time ?? TimeProvider.System, Metrics(), NullLogger<LimitsPolicyProvider>.Instance);
+        new(new ProxySidecar.Configuration.LastGoodOptions<LimitsOptions>(options), time ?? TimeProvider.System, Metrics(), NullLogger<LimitsPolicyProvider>.Instance);
 
     public static LimitsOptions WithRules(params RateLimitRuleOptions[] rules)
     {

@@ -23,6 +23,52 @@ internal sealed class CachePolicy
         ForwardSurrogateKeyHeader = options.ForwardSurrogateKeyHeader;
         CacheStatusName = options.CacheStatusName;
         Rules = [.. options.Rules.Select(RuleCompiler.Compile)];
+        Fingerprint = FingerprintOf(options);
+    }
+
+    /// <summary>Every setting the policy was compiled from, as text: two policies with the same one behave alike.</summary>
+    public string Fingerprint { get; }
+
+    private static string FingerprintOf(CacheOptions o)
+    {
+        var text = new System.Text.StringBuilder();
+        void Add(object? value) => text.Append(System.Globalization.CultureInfo.InvariantCulture, $"{value}").Append('\u001f');
+        void AddAll(IEnumerable<string> values) => Add(string.Join('\u001e', values));
+        Add(o.Enabled);
+        Add(o.MaxEntryBytes);
+        Add(o.HeuristicFreshness);
+        Add(o.HeuristicMaxAge);
+        Add(o.KeepStaleFor);
+        Add(o.StaleIfUnreachable);
+        Add(o.MaxEntryLifetime);
+        Add(o.HitForMissDuration);
+        Add(o.CoalescingTimeout);
+        Add(o.BackgroundRefreshTimeout);
+        Add(o.TargetedCacheControlHeader);
+        Add(o.SurrogateKeyHeader);
+        Add(o.ForwardSurrogateKeyHeader);
+        Add(o.CacheStatusName);
+        foreach (var r in o.Rules)
+        {
+            text.Append('\u001d');
+            Add(r.Name);
+            Add(r.Path);
+            Add(r.IgnoreCase);
+            AddAll(r.Methods);
+            Add(r.Bypass);
+            Add(r.DefaultTtl);
+            Add(r.ForcedTtl);
+            Add(r.StaleWhileRevalidate);
+            Add(r.StaleIfError);
+            AddAll(r.IgnoreQueryParameters);
+            AddAll(r.VaryHeaders);
+            Add(r.AllowSetCookie);
+            AddAll(r.Tags);
+            Add(r.IgnoreClientCacheControl);
+            AddAll(r.IgnoreCookies);
+        }
+
+        return text.ToString();
     }
 
     public bool Enabled { get; }

@@ -1,29 +1,24 @@
-using Microsoft.Extensions.Options;
-using Microsoft.Extensions.Primitives;
+using ProxySidecar.Configuration;
 
 namespace ProxySidecar.Caching.Rules;
 
 /// <summary>
-/// Binds, validates and compiles <c>Sidecar:Cache</c> into a <see cref="CachePolicy"/>. The first load
-/// throws <see cref="OptionsValidationException"/> naming every bad key (start-up fails); later reloads
-/// that do not validate are logged and the last good policy stays.
+/// Compiles <c>Sidecar:Cache</c> (bound and validated by the options system, like every section) into a
+/// <see cref="CachePolicy"/> and swaps it on every change that validates: the first load fails start-up naming every
+/// bad key; a later change that does not validate is rejected as a whole (the mounted file's change, event 12) and the
+/// last good policy stays.
 /// </summary>
 internal sealed class CachePolicyProvider : IDisposable
 {
-    private readonly IConfiguration _configuration;
-    private readonly IValidateOptions<CacheOptions> _validator;
     private readonly ILogger<CachePolicyProvider> _logger;
     private readonly IDisposable _subscription;
     private CachePolicy _current;
-    private string? _lastRejected;
 
-    public CachePolicyProvider(IConfiguration configuration, IValidateOptions<CacheOptions> validator, ILogger<CachePolicyProvider> logger)
+    public CachePolicyProvider(LastGoodOptions<CacheOptions> options, ILogger<CachePolicyProvider> logger)
     {
-        _configuration = configuration;
-        _validator = validator;
         _logger = logger;
-        _current = Build(out var errors) ?? throw new OptionsValidationException(CacheOptions.Section, typeof(CacheOptions), errors);
-        _subscription = ChangeToken.OnChange(configuration.GetReloadToken, Reload);
+        _current = new CachePolicy(options.Current);
+        _subscription = options.Subscribe(Reload);
     }
 
     /// <summary>The live policy; one volatile read.</summary>
@@ -31,49 +26,17 @@ internal sealed class CachePolicyProvider : IDisposable
 
     public void Dispose() => _subscription.Dispose();
 
-    internal void Reload()
+    private void Reload(CacheOptions options)
     {
-        CachePolicy? next;
-        IReadOnlyList<string> errors;
-        try
-        {
-            next = Build(out errors);
-        }
-        catch (InvalidOperationException error)
-        {
-            next = null;
-            errors = [error.Message];
-        }
+        var next = new CachePolicy(options);
 
-        if (next is null)
+        // A rejected change puts the last good values back, which announces them again: nothing changed then.
+        if (next.Fingerprint == Current.Fingerprint)
         {
-            var joined = string.Join(" ", errors);
-            if (joined != _lastRejected)
-            {
-                _lastRejected = joined;
-                CacheLog.RulesRejected(_logger, joined);
-            }
-
             return;
         }
 
-        _lastRejected = null;
         Volatile.Write(ref _current, next);
         CacheLog.RulesReloaded(_logger, next.Rules.Length, next.Enabled);
-    }
-
-    private CachePolicy? Build(out IReadOnlyList<string> errors)
-    {
-        var options = new CacheOptions();
-        _configuration.GetSection(CacheOptions.Section).Bind(options);
-        var result = _validator.Validate(Options.DefaultName, options);
-        if (result.Failed)
-        {
-            errors = [.. result.Failures];
-            return null;
-        }
-
-        errors = [];
-        return new CachePolicy(options);
     }
 }

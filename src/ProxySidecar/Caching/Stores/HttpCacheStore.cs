@@ -22,15 +22,14 @@ internal sealed class HttpCacheStore
     private readonly TimeSpan _markerCacheDuration;
     private readonly ConcurrentDictionary<string, MarkerRead> _markers = new(StringComparer.Ordinal);
 
-    public HttpCacheStore(IOutputCacheStore store, CachePolicyProvider policy, CacheMetrics metrics, CacheClock clock, ILogger<HttpCacheStore> logger, IConfiguration configuration)
+    public HttpCacheStore(IOutputCacheStore store, CachePolicyProvider policy, CacheMetrics metrics, CacheClock clock, ILogger<HttpCacheStore> logger, Microsoft.Extensions.Options.IOptions<CacheOptions> cacheOptions)
     {
         _store = store;
         _policy = policy;
         _metrics = metrics;
         _time = clock.Time;
         _logger = logger;
-        var options = new CacheOptions();
-        configuration.GetSection(CacheOptions.Section).Bind(options);
+        var options = cacheOptions.Value;
         _timeout = options.StoreTimeout;
         _markerCacheDuration = options.PurgeMarkerCacheDuration;
     }

@@ -55,8 +55,8 @@ public sealed class HttpCacheStoreTests : IDisposable
         // Wired as in production: the decorator's failures reach the cache's store-error counter through the health events.
         var connectionOptions = Options.Create(new CacheStoreOptions { Store = "Redis", Redis = new RedisStoreOptions { Configuration = "127.0.0.1:1" } });
         _ = new SharedCacheMetrics(_meterFactory, _health, new RedisConnection(connectionOptions, _time, NullLogger<RedisConnection>.Instance), metrics);
-        _policy = new CachePolicyProvider(configuration, new CacheOptionsValidator(), NullLogger<CachePolicyProvider>.Instance);
-        _store = new HttpCacheStore(_resilient, _policy, metrics, clock, NullLogger<HttpCacheStore>.Instance, configuration);
+        _policy = ProxySidecar.Tests.Caching.TestCacheOptions.Policy(configuration);
+        _store = new HttpCacheStore(_resilient, _policy, metrics, clock, NullLogger<HttpCacheStore>.Instance, ProxySidecar.Tests.Caching.TestCacheOptions.Of(configuration));
 
         // Other tests record under the same meter name at the same time: listen to this factory's meters only.
         _listener.InstrumentPublished = (instrument, l) =>
@@ -185,7 +185,7 @@ public sealed class HttpCacheStoreTests : IDisposable
     {
         var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?> { ["Sidecar:Cache:StoreTimeout"] = "00:00:01" }).Build();
         var clock = new CacheClock(_time);
-        var plain = new HttpCacheStore(new FakeStore { Mode = FakeStore.Behaviour.Hanging }, _policy, new CacheMetrics(_meterFactory, new LocalCacheHolder(null)), clock, NullLogger<HttpCacheStore>.Instance, configuration);
+        var plain = new HttpCacheStore(new FakeStore { Mode = FakeStore.Behaviour.Hanging }, _policy, new CacheMetrics(_meterFactory, new LocalCacheHolder(null)), clock, NullLogger<HttpCacheStore>.Instance, ProxySidecar.Tests.Caching.TestCacheOptions.Of(configuration));
 
         var invalidation = plain.InvalidateAsync("u:0123", default).AsTask();
         _time.Advance(TimeSpan.FromSeconds(1));
