@@ -109,6 +109,7 @@ internal static class SidecarApplication
         builder.AddSidecarCache();
         builder.AddSidecarCacheStore();
         services.AddPurgeEndpoint();
+        services.AddOperatorConsole();
         builder.AddSidecarTelemetry();
         return builder;
     }

@@ -20,6 +20,8 @@ namespace ProxySidecar.Admin;
 [JsonSerializable(typeof(SharedCacheStatusBody))]
 [JsonSerializable(typeof(AccessLogStatusBody))]
 [JsonSerializable(typeof(TlsPolicyStatusBody))]
+[JsonSerializable(typeof(ProxySidecar.Caching.CacheRulesStatusBody))]
+[JsonSerializable(typeof(ProxySidecar.WarmUp.WarmUpStatusBody))]
 // The cache section is a dictionary of plain values.
 [JsonSerializable(typeof(Dictionary<string, object?>))]
 [JsonSerializable(typeof(bool))]
