@@ -98,8 +98,8 @@ internal sealed class StatusPage(
         Certificate(page, now);
         App(page);
         Cache(page);
-        Rules(page);
         SharedStore(page, status["sharedCache"] as JsonObject);
+        Rules(page);
         WarmUpSection(page);
         Purges(page);
         ConfigFile(page, status["configFile"] as JsonObject);
@@ -168,7 +168,7 @@ internal sealed class StatusPage(
             .Row("Held in this process", $"{occupancy.Entries.ToString(CultureInfo.InvariantCulture)} records, {Bytes(occupancy.Bytes)}")
             .Raw("<tr><th>Hit ratio</th><td id=\"hit-ratio\">").Text($"{Ratio(recent5.Recent.HitRatio)} over 5 minutes, {Ratio(recent15.Recent.HitRatio)} over 15 minutes, {Ratio(recent15.HitRatio)} since start-up").Raw("</td></tr>\n")
             .Row("Lookups since start-up", $"{recent15.Hits} hits, {recent15.Stale} stale, {recent15.Revalidated} revalidated, {recent15.Misses} misses, {recent15.Uncacheable} uncacheable, {recent15.Bypasses} bypasses")
-            .Row("Stored since start-up", $"{recent15.Stores} responses, {Bytes(recent15.StoredBytes)}")
+            .Row("Stored since start-up", $"{recent15.Stores} writes, {Bytes(recent15.StoredBytes)}")
             .Raw("</table>\n<p class=\"muted\">Hit ratio: answered from the store (fresh or stale) over every lookup the cache could have answered (all but bypasses).</p>\n</section>\n");
     }
 
