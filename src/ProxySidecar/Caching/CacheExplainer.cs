@@ -18,7 +18,7 @@ internal sealed record ExplainRequest(Uri Url, string Method, IReadOnlyList<KeyV
 /// answer cannot drift from what the cache does. The store is read through a view that changes nothing (no first
 /// level filled, no second chance given, no purge-marker read remembered); the app is never asked.
 /// </summary>
-internal sealed class CacheExplainer(CachePolicyProvider policies, HttpCacheStore store, RequestCoalescer coalescer)
+internal sealed class CacheExplainer(CachePolicyProvider policies, HttpCacheStore store, RequestCoalescer coalescer, SharedStoreHealth? sharedStore = null)
 {
     private static readonly Lazy<X509Certificate2> PlaceholderCertificate = new(CreatePlaceholderCertificate);
 
@@ -91,6 +91,11 @@ internal sealed class CacheExplainer(CachePolicyProvider policies, HttpCacheStor
         }
 
         Notes(context, found, hardPurgedAt, hitForMiss, policy, notes);
+        if (sharedStore is { BreakerState: not Polly.CircuitBreaker.CircuitState.Closed } health)
+        {
+            notes.Add($"the shared store (Redis) is failing (breaker {SharedStoreHealth.Describe(health.BreakerState)}): while it is skipped, lookups answer as if nothing were stored, and so does this explanation");
+        }
+
         return new CacheExplanation(url, request.Method, true, rule, context.Primary, CacheKey.Hash(context.Primary), credentials, vary, [.. stored],
             Decision(decision, context, vary, hitForMiss, softPurgedAt), [.. notes]);
     }

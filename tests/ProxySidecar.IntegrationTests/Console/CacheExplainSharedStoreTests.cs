@@ -46,6 +46,36 @@ public sealed class CacheExplainSharedStoreTests
         Assert.Equal(1, cluster.Upstream.Count);
     }
 
+    [RedisFact]
+    public async Task Explain_RedisDown_SaysTheSharedStoreIsSkipped()
+    {
+        await using var cluster = await SharedCacheCluster.StartAsync();
+        cluster.Upstream.Map("/page", async context =>
+        {
+            context.Response.Headers.CacheControl = "public, max-age=60";
+            await context.Response.WriteAsync("page");
+        });
+        var sidecar = await cluster.StartSidecarAsync(cluster.Settings());
+        cluster.Redis!.Kill();
+
+        // Requests find Redis gone until the breaker opens.
+        using var client = sidecar.CreateClient();
+        await sidecar.WaitForStatusAsync(
+            s =>
+            {
+                using (SharedCacheCluster.GetAsync(client, "/page").GetAwaiter().GetResult())
+                {
+                }
+
+                return (string?)s["sharedCache"]?["breaker"] == "open";
+            },
+            because: "the breaker opened");
+        var explanation = await ExplainAsync(sidecar, SharedCacheCluster.PurgeToken);
+
+        Assert.Equal("forward (uri-miss): nothing is stored for this URL", (string?)explanation["decision"]!["text"]);
+        Assert.Contains(explanation["notes"]!.AsArray(), n => ((string)n!).StartsWith("the shared store (Redis) is failing (breaker open)", StringComparison.Ordinal));
+    }
+
     [Fact]
     public async Task Explain_TokenConfigured_401WithoutItAnd200WithIt()
     {
