@@ -27,10 +27,10 @@ internal sealed class CacheMetrics
     {
         _clock = clock ?? new CacheClock(TimeProvider.System);
         var meter = meterFactory.Create(SidecarTelemetry.MeterName);
-        _lookups = meter.CreateCounter<long>(SidecarTelemetry.Instruments.CacheLookups, "{lookup}", "HTTP cache lookups by result.");
+        _lookups = meter.CreateCounter<long>(SidecarTelemetry.Instruments.CacheLookups, "{lookup}", "HTTP cache lookups by result and rule.");
         _storeErrors = meter.CreateCounter<long>(SidecarTelemetry.Instruments.CacheStoreErrors, "{error}", "Cache store operations that failed or timed out.");
-        _stores = meter.CreateCounter<long>(SidecarTelemetry.Instruments.CacheStores, "{entry}", "Responses written to the cache store.");
-        _storedBytes = meter.CreateCounter<long>(SidecarTelemetry.Instruments.CacheStoredBytes, "By", "Bytes written to the cache store.");
+        _stores = meter.CreateCounter<long>(SidecarTelemetry.Instruments.CacheStores, "{entry}", "Responses written to the cache store, by rule.");
+        _storedBytes = meter.CreateCounter<long>(SidecarTelemetry.Instruments.CacheStoredBytes, "By", "Bytes written to the cache store, by rule.");
         _rejected = meter.CreateCounter<long>(SidecarTelemetry.Instruments.CacheEntriesRejected, "{record}", "Records read from the store that were malformed or held another key; each was a miss.");
         meter.CreateObservableGauge(SidecarTelemetry.Instruments.CacheEntries, () => occupancy.Entries, "{entry}", "Records this process holds in memory (the memory store, or the first level in front of Redis).");
         meter.CreateObservableGauge(SidecarTelemetry.Instruments.CacheBytes, () => occupancy.Bytes, "By", "Bytes charged for those records against the size limit: body, headers, key, tags and bookkeeping.");

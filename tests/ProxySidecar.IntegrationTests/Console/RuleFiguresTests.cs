@@ -32,7 +32,9 @@ public sealed class RuleFiguresTests
 
         var text = await ScrapeUntilAsync(host, t => Value(t, "proxysidecar_cache_stores_total", ("rule", "static")) is not null);
 
-        Assert.Equal(2, Value(text, "proxysidecar_cache_lookups_total", ("result", "hit"), ("rule", "static")));
+        Assert.Equal(3, Value(text, "proxysidecar_cache_lookups_total", ("result", "hit"), ("rule", "static")));
+        Assert.Null(Value(text, "proxysidecar_cache_lookups_total", ("result", "bypass"), ("rule", "static")));
+        Assert.Equal(1, Value(text, "proxysidecar_cache_lookups_total", ("result", "bypass"), ("rule", "(none)")));
         Assert.Equal(1, Value(text, "proxysidecar_cache_lookups_total", ("result", "miss"), ("rule", "static")));
         Assert.Equal(2, Value(text, "proxysidecar_cache_lookups_total", ("result", "bypass"), ("rule", "api")));
         Assert.Equal(1, Value(text, "proxysidecar_cache_lookups_total", ("result", "miss"), ("rule", "(none)")));
@@ -64,22 +66,22 @@ public sealed class RuleFiguresTests
 
         Assert.Equal(15, (int)section["windowMinutes"]!);
         Assert.Equal(["static", "api", "quiet", "(none)"], section["rules"]!.AsArray().Select(r => (string)r!["rule"]!));
-        Assert.Equal((2, 1, 0, 0), ((long)figures["hits"]!, (long)figures["misses"]!, (long)figures["bypasses"]!, (long)figures["revalidated"]!));
+        Assert.Equal((3, 1, 0, 0), ((long)figures["hits"]!, (long)figures["misses"]!, (long)figures["bypasses"]!, (long)figures["revalidated"]!));
         Assert.True((long)figures["storedBytes"]! >= 2048);
-        Assert.Equal(0.6667, (double)figures["hitRatio"]!);
-        Assert.Equal(3, (long)figures["recent"]!["lookups"]!);
-        Assert.Equal(2, (long)figures["recent"]!["hits"]!);
+        Assert.Equal(0.75, (double)figures["hitRatio"]!);
+        Assert.Equal(4, (long)figures["recent"]!["lookups"]!);
+        Assert.Equal(3, (long)figures["recent"]!["hits"]!);
         Assert.Equal(2, (long)api["bypasses"]!);
         Assert.Null(api["hitRatio"]);
         Assert.Equal(0, (long)quiet["misses"]!);
-        Assert.Equal((1, 1), ((long)none["misses"]!, (long)none["uncacheable"]!));
-        Assert.Equal(2, (long)section["overall"]!["hits"]!);
-        Assert.Equal(0.4, (double)section["overall"]!["hitRatio"]!);
+        Assert.Equal((1, 1, 1), ((long)none["misses"]!, (long)none["uncacheable"]!, (long)none["bypasses"]!));
+        Assert.Equal(3, (long)section["overall"]!["hits"]!);
+        Assert.Equal(0.5, (double)section["overall"]!["hitRatio"]!);
     }
 
     /// <summary>
-    /// Under "static": a miss (stored) and two hits; under "api" (Bypass): two requests; under no rule: a miss
-    /// (stored) and an uncacheable response.
+    /// Under "static": a miss (stored) and three hits; under "api" (Bypass): two requests; under no rule: a miss
+    /// (stored), an uncacheable response and a POST (a bypass).
     /// </summary>
     private static async Task SendTrafficAsync(CacheTestHost host)
     {
@@ -100,6 +102,12 @@ public sealed class RuleFiguresTests
         {
             using var response = await host.GetAsync(path);
             Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        }
+
+        // An unsafe method is not looked up under any rule, even on the connection a GET under "static" used.
+        using (await host.GetAsync("/static/app.js"))
+        using (await host.SendAsync(HttpMethod.Post, "/static/app.js"))
+        {
         }
     }
 
