@@ -6,12 +6,12 @@ OpenSslTlsPolicy.Apply();
 
 return StartupFailure.Guard(() =>
 {
-    var builder = WebApplication.CreateBuilder(args);
+    var builder = WebApplication.CreateBuilder(SidecarApplication.BuilderOptions(args));
     builder.AddProxySidecar();
 
     // Process-wide, so here and not in AddProxySidecar: the heap is bounded by configuration, not by the machine.
     ProxySidecar.Caching.HeapLimit.Apply(builder.Configuration);
-    var app = builder.Build();
+    using var app = builder.Build();
     app.UseProxySidecar();
     app.Run();
 });

@@ -6,6 +6,7 @@ using ProxySidecar.Caching;
 using ProxySidecar.Caching.Stores;
 using ProxySidecar.Configuration;
 using ProxySidecar.Hosting;
+using ProxySidecar.Limits;
 using ProxySidecar.Logging;
 using ProxySidecar.Proxy;
 using ProxySidecar.Telemetry;
@@ -20,6 +21,21 @@ namespace ProxySidecar;
 internal static class SidecarApplication
 {
     public const string ReverseProxySection = "ReverseProxy";
+
+    /// <summary>
+    /// The builder's options: the content root (where appsettings.json is read) is the executable's directory, whatever
+    /// the working directory, unless <c>--contentRoot</c> or ASPNETCORE_CONTENTROOT / DOTNET_CONTENTROOT names another.
+    /// </summary>
+    public static WebApplicationOptions BuilderOptions(string[] args) => new()
+    {
+        Args = args,
+        ContentRootPath = ContentRootGiven(args) ? null : AppContext.BaseDirectory,
+    };
+
+    internal static bool ContentRootGiven(string[] args) =>
+        !string.IsNullOrEmpty(Environment.GetEnvironmentVariable("ASPNETCORE_CONTENTROOT"))
+        || !string.IsNullOrEmpty(Environment.GetEnvironmentVariable("DOTNET_CONTENTROOT"))
+        || args.Any(arg => arg.TrimStart('-', '/').StartsWith("contentRoot", StringComparison.OrdinalIgnoreCase));
 
     public static WebApplicationBuilder AddProxySidecar(this WebApplicationBuilder builder)
     {
@@ -55,6 +71,8 @@ internal static class SidecarApplication
 
         // Hosting: listeners, limits, lifecycle and drain.
         services.AddSingleton<SidecarLifecycle>();
+        services.AddSingleton<RequestBufferBudget>();
+        services.AddSingleton<IStatusContributor, RequestBufferingStatus>();
         services.AddHostedService<LifecycleService>();
         services.AddOptions<HostOptions>().Configure<IOptions<HostingOptions>>((host, hosting) =>
         {
@@ -64,21 +82,32 @@ internal static class SidecarApplication
                 host.ShutdownTimeout = value.ShutdownDelay + value.DrainTimeout;
             }
         });
-        services.AddOptions<KestrelServerOptions>().Configure<IOptions<HostingOptions>, IOptions<TlsOptions>, CertificateStore, IEnumerable<ITlsHandshakeCustomizer>>(
-            (kestrel, hosting, tls, certificates, customizers) =>
+        services.AddSingleton<Http2ConnectionGuard>();
+
+        // Five dependencies at most: the two connection middlewares of the public listener come from the provider.
+        services.AddOptions<KestrelServerOptions>().Configure<IOptions<HostingOptions>, IOptions<TlsOptions>, CertificateStore, IEnumerable<ITlsHandshakeCustomizer>, IServiceProvider>(
+            (kestrel, hosting, tls, certificates, customizers, provider) =>
             {
                 // Kestrel's options are read while the application is built, before ValidateSidecarOptions
                 // can name every bad key; with invalid settings the listeners are left out and start-up stops there.
                 if (hosting.ValueOrNull() is { } hostingValue && tls.ValueOrNull() is { } tlsValue)
                 {
-                    Listeners.Configure(kestrel, hostingValue, tlsValue, certificates, customizers);
+                    Listeners.Configure(
+                        kestrel,
+                        hostingValue,
+                        tlsValue,
+                        certificates,
+                        customizers,
+                        http2Guard: provider.GetRequiredService<Http2ConnectionGuard>(),
+                        beforeTls: provider.GetRequiredService<ClientConnectionLimiter>().Wrap);
                 }
             });
 
         // TLS: the certificate is loaded before the listeners start.
         services.AddSingleton<CertificateStore>();
-        // Not AddHostedService: it keeps one registration per implementation type, and the client CA uses this type too.
-        services.AddSingleton<IHostedService>(sp => new LoadBeforeListening(sp.GetRequiredService<CertificateStore>().Initialize));
+        services.AddSingleton(sp => new StartupLoad(sp.GetRequiredService<CertificateStore>().Initialize));
+        services.AddSingleton<LoadBeforeListening>();
+        services.AddSingleton<IHostedService>(sp => sp.GetRequiredService<LoadBeforeListening>());
 
         // Forwarding.
         services.AddSingleton<UpstreamHealth>();
@@ -108,6 +137,7 @@ internal static class SidecarApplication
         builder.AddSidecarTls();
         builder.AddSidecarCache();
         builder.AddSidecarCacheStore();
+        builder.AddSidecarLimits();
         services.AddPurgeEndpoint();
         services.AddOperatorConsole();
         builder.AddSidecarTelemetry();
@@ -117,8 +147,9 @@ internal static class SidecarApplication
     /// <summary>The middleware order, in one place.</summary>
     public static WebApplication UseProxySidecar(this WebApplication app)
     {
-        // 0. Every bad setting is named at once, before a listener or the pipeline reads one.
-        app.Services.ValidateSidecarOptions();
+        // 0. Every bad setting, then every unreadable certificate and unusable port, is named at once, before a
+        //    listener or the pipeline reads one.
+        StartupChecks.Run(app.Services);
 
         // 1. The admin listener is answered here and never reaches the app.
         app.UseMiddleware<AdminMiddleware>();
@@ -126,19 +157,68 @@ internal static class SidecarApplication
         // 2. One access-log line per public request.
         app.UseMiddleware<AccessLogMiddleware>();
 
-        // 3. The HTTP cache sits in front of routing, so it can answer without touching the app.
+        // 2a. A request head no app should see: an invalid Host is answered 400; underscore header names are dropped.
+        app.UseMiddleware<RequestHeadGuardMiddleware>();
+
+        // 3. Per-client rate limits (Sidecar:Limits:Rules), in front of the cache so that hits count too: beyond a
+        //    limit, 429. Every request from a client is marked here first; background refreshes of the cache are
+        //    not (the cap in 5. tells them apart by that). The rate limiter is skipped while there are no rules.
+        app.UseMiddleware<ClientRequestMarker>();
+        app.UseWhen(LimitsSetup.HasRateLimitRules(app.Services), limited => limited.UseRateLimiter());
+
+        // 4. The HTTP cache sits in front of routing, so it can answer without touching the app.
         app.UseSidecarCache();
 
-        // 4. YARP: the route table, then the forwarder; failures become problem+json.
+        // 5. YARP: the route table, then the forwarder's pipeline. A body over the limit is answered 413 (and with
+        //    request buffering, the whole body is read first, so a slow upload holds no slot of what follows). Then
+        //    the cap on the app (Sidecar:Limits:App): only what the cache sends on (misses, revalidations,
+        //    background refreshes) takes a slot, so hits and stale answers are served while the app is saturated;
+        //    beyond the cap and its queue, 503. Then the forwarder, whose failures become problem+json.
         app.UseRouting();
-        app.MapReverseProxy(pipeline => pipeline.UseMiddleware<ForwarderErrorMiddleware>());
+        app.MapReverseProxy(pipeline =>
+        {
+            pipeline.UseMiddleware<RequestBodyMiddleware>();
+            pipeline.UseMiddleware<AppConcurrencyMiddleware>();
+            pipeline.UseMiddleware<ForwarderErrorMiddleware>();
+        });
         return app;
     }
+
+    /// <summary>Framework categories that log per request or per connection; Warning unless Logging:LogLevel says otherwise.</summary>
+    internal static readonly string[] QuietFrameworkCategories = ["Microsoft.AspNetCore", "Yarp", "System.Net.Http.HttpClient"];
+
+    /// <summary>
+    /// Off unless Logging:LogLevel turns it on: Kestrel's HTTP/2 category logs a Critical line for every stream it
+    /// cannot queue on a connection flooded with resets (hundreds per connection); the HTTP/2 connection guard writes
+    /// one line per such connection instead.
+    /// </summary>
+    internal const string KestrelHttp2Category = "Microsoft.AspNetCore.Server.Kestrel.Http2";
+
+    /// <summary>
+    /// Error unless Logging:LogLevel says otherwise: YARP logs a Warning for every failed forward, including each one a
+    /// client causes (a slow or cut-off body); ForwarderErrorMiddleware logs every failure once, at Warning when the
+    /// app is at fault and at Debug when the client is.
+    /// </summary>
+    internal const string YarpForwarderCategory = "Yarp.ReverseProxy.Forwarder.HttpForwarder";
 
     private static void ConfigureLogging(WebApplicationBuilder builder)
     {
         builder.Logging.ClearProviders();
         builder.Logging.Configure(o => o.ActivityTrackingOptions = ActivityTrackingOptions.TraceId | ActivityTrackingOptions.SpanId);
+
+        // The framework's per-request categories (hosting diagnostics, routing, the forwarder: six lines per request at
+        // Information) default to Warning in code, so that they stay quiet without appsettings.json. Inserted first,
+        // so Logging:LogLevel for the same category (a later rule of the same specificity) still overrides them.
+        builder.Services.Configure<LoggerFilterOptions>(filters =>
+        {
+            foreach (var category in QuietFrameworkCategories)
+            {
+                filters.Rules.Insert(0, new LoggerFilterRule(null, category, LogLevel.Warning, null));
+            }
+
+            filters.Rules.Insert(0, new LoggerFilterRule(null, KestrelHttp2Category, LogLevel.None, null));
+            filters.Rules.Insert(0, new LoggerFilterRule(null, YarpForwarderCategory, LogLevel.Error, null));
+        });
         builder.Logging.AddJsonConsole(o =>
         {
             o.IncludeScopes = true;

@@ -16,21 +16,38 @@ internal static partial class StartupFailure
 {
     public const int ExitCode = 2;
 
-    public static int Guard(Action run)
+    public static int Guard(Action run) => Guard(run, Console.Error);
+
+    /// <summary>
+    /// Runs <paramref name="run"/>; a start-up problem is written as one line per cause, anything else as one line
+    /// naming the error followed by its details (that is a bug to report); either way the exit code is 2, never a
+    /// crash dump.
+    /// </summary>
+    internal static int Guard(Action run, TextWriter stderr)
     {
         try
         {
             run();
             return 0;
         }
-        catch (Exception error) when (Describe(error) is { Count: > 0 } problems)
+        catch (Exception error)
         {
-            Console.Error.WriteLine("ProxySidecar cannot start:");
-            foreach (var problem in problems)
+            var problems = Describe(error);
+            stderr.WriteLine("ProxySidecar cannot start:");
+            if (problems.Count > 0)
             {
-                Console.Error.WriteLine("  - " + problem);
+                foreach (var problem in problems)
+                {
+                    stderr.WriteLine("  - " + problem);
+                }
+            }
+            else
+            {
+                stderr.WriteLine($"  - an unexpected error: {error.GetType().FullName}: {OneLine(error.Message)} (this is a bug; the details follow)");
+                stderr.WriteLine(error.ToString());
             }
 
+            stderr.Flush();
             return ExitCode;
         }
     }
@@ -40,7 +57,7 @@ internal static partial class StartupFailure
     {
         var problems = new List<string>();
         Collect(error, problems);
-        return problems;
+        return problems.Distinct(StringComparer.Ordinal).ToList();
     }
 
     /// <summary>
@@ -79,6 +96,7 @@ internal static partial class StartupFailure
     [
         typeof(TimeSpan), typeof(bool), typeof(int), typeof(long),
         typeof(Proxy.UpstreamProtocol), typeof(Tls.ClientCertificateMode),
+        typeof(Limits.PartitionKind), typeof(Limits.RateLimitAlgorithm),
     ];
 
     [System.Text.RegularExpressions.GeneratedRegex(
@@ -91,6 +109,8 @@ internal static partial class StartupFailure
     [System.Text.RegularExpressions.GeneratedRegex(@"^System\.Nullable`1\[\[?(?<inner>[^,\]]+)", System.Text.RegularExpressions.RegexOptions.None, matchTimeoutMilliseconds: 1000)]
     private static partial System.Text.RegularExpressions.Regex NullablePattern();
 
+    private static string OneLine(string text) => text.ReplaceLineEndings(" ");
+
     private static void Collect(Exception error, List<string> problems)
     {
         switch (error)
@@ -100,6 +120,13 @@ internal static partial class StartupFailure
                 break;
             case SidecarStartupException startup:
                 problems.Add(startup.Message);
+                break;
+            case IOException io when io.InnerException is Microsoft.AspNetCore.Connections.AddressInUseException:
+                // Kestrel's "Failed to bind to address https://0.0.0.0:8443: address already in use."
+                problems.Add($"{OneLine(io.Message)} Stop the other process or choose a free port (Sidecar:Hosting:HttpsPort, AdminPort or HttpRedirectPort).");
+                break;
+            case System.Net.Sockets.SocketException socket:
+                problems.Add($"cannot listen: {OneLine(socket.Message)} ({socket.SocketErrorCode}). Check the ports and addresses under Sidecar:Hosting.");
                 break;
             case InvalidOperationException binding when binding.Message.StartsWith("Failed to convert configuration value", StringComparison.Ordinal):
                 problems.Add(DescribeConversion(binding.Message));

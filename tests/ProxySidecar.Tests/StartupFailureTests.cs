@@ -63,8 +63,51 @@ public sealed class StartupFailureTests
     }
 
     [Fact]
-    public void Guard_UnrelatedError_Rethrown()
+    public void Guard_StartupProblems_OneLinePerCauseUnderOneHeading()
     {
-        Assert.Throws<InvalidOperationException>(() => StartupFailure.Guard(() => throw new InvalidOperationException("bug")));
+        using var stderr = new StringWriter();
+
+        var exit = StartupFailure.Guard(
+            () => throw new AggregateException(new SidecarStartupException("Sidecar:A: bad"), new SidecarStartupException("Sidecar:B: bad")),
+            stderr);
+
+        Assert.Equal(2, exit);
+        Assert.Equal(["ProxySidecar cannot start:", "  - Sidecar:A: bad", "  - Sidecar:B: bad"], stderr.ToString().Split(Environment.NewLine, StringSplitOptions.RemoveEmptyEntries));
+    }
+
+    [Fact]
+    public void Guard_UnexpectedError_ExitCode2NotACrash_NamesTheError()
+    {
+        using var stderr = new StringWriter();
+
+        var exit = StartupFailure.Guard(() => throw new InvalidOperationException("bug"), stderr);
+
+        Assert.Equal(2, exit);
+        var lines = stderr.ToString().Split(Environment.NewLine);
+        Assert.Equal("ProxySidecar cannot start:", lines[0]);
+        Assert.StartsWith("  - an unexpected error: System.InvalidOperationException: bug", lines[1], StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Describe_KestrelCouldNotBindBecauseTheAddressIsInUse_OneLineSayingWhatToChange()
+    {
+        var error = new IOException(
+            "Failed to bind to address https://127.0.0.1:8443: address already in use.",
+            new Microsoft.AspNetCore.Connections.AddressInUseException("Address already in use"));
+
+        var problem = Assert.Single(StartupFailure.Describe(error));
+
+        Assert.StartsWith("Failed to bind to address https://127.0.0.1:8443: address already in use.", problem, StringComparison.Ordinal);
+        Assert.Contains("Sidecar:Hosting:HttpsPort", problem, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Describe_SameProblemReportedTwice_ListedOnce()
+    {
+        var error = new AggregateException(
+            new OptionsValidationException("Hosting", typeof(object), ["Sidecar:Hosting:HttpsPort: bad"]),
+            new OptionsValidationException("Hosting", typeof(object), ["Sidecar:Hosting:HttpsPort: bad"]));
+
+        Assert.Equal(["Sidecar:Hosting:HttpsPort: bad"], StartupFailure.Describe(error));
     }
 }

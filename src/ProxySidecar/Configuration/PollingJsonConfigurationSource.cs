@@ -34,15 +34,24 @@ internal sealed class PollingJsonConfigurationProvider : ConfigurationProvider, 
 
     public override void Load()
     {
-        // First load: a missing file is allowed (the mount is optional); a malformed one is a start-up error.
-        if (!File.Exists(_source.Path))
+        // First load: a missing file is allowed (the mount is optional); one that cannot be read (no permission,
+        // a directory) or does not parse is a start-up error.
+        byte[] bytes;
+        try
+        {
+            bytes = File.ReadAllBytes(_source.Path);
+        }
+        catch (Exception error) when (error is FileNotFoundException or DirectoryNotFoundException)
         {
             Data = new Dictionary<string, string?>(StringComparer.OrdinalIgnoreCase);
             _hash = null;
             return;
         }
+        catch (Exception error) when (error is IOException or UnauthorizedAccessException)
+        {
+            throw new ConfigFileUnreadableException(_source.Path, error);
+        }
 
-        var bytes = File.ReadAllBytes(_source.Path);
         Data = Parse(bytes, _source.Path);
         _hash = SHA256.HashData(bytes);
     }
@@ -180,10 +189,31 @@ internal static class ConfigFileExtensions
         {
             throw new SidecarStartupException($"{ConfigFileKey}: {error.Message} Fix the file or unset {ConfigFileKey}/{ConfigFileVariable}.", error);
         }
+        catch (ConfigFileUnreadableException error)
+        {
+            throw new SidecarStartupException(
+                $"{ConfigFileKey}: {error.Path} cannot be read ({error.Reason}). Make it a file the sidecar's user can read " +
+                $"(check the mount and its defaultMode), or unset {ConfigFileKey}/{ConfigFileVariable} to run without it.",
+                error);
+        }
 
         return status;
     }
 
+}
+
+/// <summary>The extra config file exists but cannot be read at start-up.</summary>
+internal sealed class ConfigFileUnreadableException(string path, Exception inner) : Exception($"{path} cannot be read: {inner.Message}", inner)
+{
+    public string Path { get; } = path;
+
+    /// <summary>Why, in a few words: "permission denied", "it is a directory", or the system's message.</summary>
+    public string Reason { get; } = inner switch
+    {
+        UnauthorizedAccessException when Directory.Exists(path) => "it is a directory",
+        UnauthorizedAccessException => "permission denied",
+        _ => inner.Message,
+    };
 }
 
 /// <summary>What happened to the extra config file's last change; logged, and shown in /status.</summary>

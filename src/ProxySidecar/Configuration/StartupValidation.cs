@@ -21,6 +21,19 @@ internal static class StartupValidation
         Check<TlsOptions>(services, failures);
         Check<UpstreamOptions>(services, failures);
         Check<AccessLogOptions>(services, failures);
+
+        // Every other section registered with ValidateOnStart: the host would check them only once it starts, and
+        // log the failure with a stack trace before it stops. (A section listed above fails here again; the
+        // report lists each problem once.)
+        try
+        {
+            services.GetService<IStartupValidator>()?.Validate();
+        }
+        catch (Exception error) when (IsConfigurationError(error) || error is AggregateException)
+        {
+            failures.Add(error);
+        }
+
         if (failures.Count > 0)
         {
             throw new AggregateException("The sidecar's configuration is invalid.", failures);

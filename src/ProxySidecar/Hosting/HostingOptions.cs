@@ -53,8 +53,43 @@ public sealed class HostingOptions
     /// <summary>Time a client has to send all request headers (slow-loris protection).</summary>
     public TimeSpan RequestHeadersTimeout { get; set; } = TimeSpan.FromSeconds(30);
 
+    /// <summary>
+    /// Slowest request body accepted, in bytes per second averaged since the body started, once
+    /// <see cref="MinRequestBodyGracePeriod"/> has passed; a slower client gets 408 and its connection is closed
+    /// (slow-body protection). 0 turns the check off.
+    /// </summary>
+    public double MinRequestBodyBytesPerSecond { get; set; } = 240;
+
+    /// <summary>How long a request body may be slower than <see cref="MinRequestBodyBytesPerSecond"/> before it counts.</summary>
+    public TimeSpan MinRequestBodyGracePeriod { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>Read whole request bodies before the app sees the request (off by default).</summary>
+    public RequestBufferingOptions RequestBuffering { get; set; } = new();
+
     /// <summary>Idle keep-alive connections are closed after this.</summary>
     public TimeSpan KeepAliveTimeout { get; set; } = TimeSpan.FromSeconds(130);
+
+    /// <summary>
+    /// Forward request header names that contain an underscore. Off (the default, as nginx's underscores_in_headers):
+    /// such headers are dropped before the cache and the app see the request.
+    /// </summary>
+    public bool AllowUnderscoresInHeaders { get; set; }
+}
+
+/// <summary>
+/// Request buffering, as nginx's proxy_request_buffering: the whole body is read (into memory) before the request head
+/// is forwarded, so a slow, cut-off or malformed body never reaches the app, and a chunked body arrives with a
+/// Content-Length.
+/// </summary>
+public sealed class RequestBufferingOptions
+{
+    public bool Enabled { get; set; }
+
+    /// <summary>Largest body buffered; a larger one gets 413 (together with MaxRequestBodyBytes, the smaller wins).</summary>
+    public long MaxBytes { get; set; } = 1024 * 1024;
+
+    /// <summary>Memory all buffered bodies together may hold; a request that would go over gets 503 with Retry-After.</summary>
+    public long MaxTotalBytes { get; set; } = 64 * 1024 * 1024;
 }
 
 internal sealed class HostingOptionsValidator : IValidateOptions<HostingOptions>
@@ -124,6 +159,29 @@ internal sealed class HostingOptionsValidator : IValidateOptions<HostingOptions>
         if (options.RequestHeadersTimeout <= TimeSpan.Zero)
         {
             errors.Add($"{p}RequestHeadersTimeout: {options.RequestHeadersTimeout} must be positive, e.g. \"00:00:30\".");
+        }
+
+        if (options.MinRequestBodyBytesPerSecond < 0 || double.IsNaN(options.MinRequestBodyBytesPerSecond))
+        {
+            errors.Add($"{p}MinRequestBodyBytesPerSecond: {options.MinRequestBodyBytesPerSecond} must be zero (no check) or more (default 240).");
+        }
+
+        if (options.MinRequestBodyBytesPerSecond > 0 && options.MinRequestBodyGracePeriod <= TimeSpan.FromSeconds(1))
+        {
+            errors.Add($"{p}MinRequestBodyGracePeriod: {options.MinRequestBodyGracePeriod} is too short. Use more than one second, e.g. \"00:00:05\".");
+        }
+
+        if (options.RequestBuffering is { } buffering)
+        {
+            if (buffering.MaxBytes <= 0)
+            {
+                errors.Add($"{p}RequestBuffering:MaxBytes: {buffering.MaxBytes} must be positive (default 1048576).");
+            }
+
+            if (buffering.MaxTotalBytes < buffering.MaxBytes)
+            {
+                errors.Add($"{p}RequestBuffering:MaxTotalBytes: {buffering.MaxTotalBytes} is below RequestBuffering:MaxBytes ({buffering.MaxBytes}). Allow at least one whole body (default 67108864).");
+            }
         }
 
         if (options.KeepAliveTimeout <= TimeSpan.Zero)

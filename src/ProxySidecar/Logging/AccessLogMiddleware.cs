@@ -46,29 +46,40 @@ internal sealed class AccessLogMiddleware(
         finally
         {
             context.Features.Set<IHttpResponseBodyFeature>(counter.Inner);
-            var activity = Activity.Current;
-            var entry = new AccessLogEntry(
-                time.GetUtcNow(),
-                context.Request.Method,
-                context.Request.Path.Value ?? "/",
-                context.Request.Protocol,
-                context.RequestAborted.IsCancellationRequested ? 499 : context.Response.StatusCode,
-                Math.Round(Stopwatch.GetElapsedTime(started).TotalMilliseconds, 3),
-                counter.BytesWritten,
-                context.Features.Get<ICacheResultFeature>()?.Result.Name() ?? "none",
-                context.Connection.RemoteIpAddress,
-                activity?.TraceId ?? default,
-                activity?.SpanId ?? default,
-                context.Connection.Id,
-                context.TraceIdentifier);
-            if (_writer is not null)
+
+            // A request the client reset: on an HTTP/2 connection that resets many, only the first few are logged
+            // (the connection's end is logged with the count), so a reset flood cannot flood the log.
+            if (!context.RequestAborted.IsCancellationRequested || Hosting.Http2ConnectionGuard.ShouldLogResetRequest(context))
             {
-                _writer.Write(entry);
+                Write(context, started, counter.BytesWritten);
             }
-            else
-            {
-                AccessLog.Request(_logger, entry);
-            }
+        }
+    }
+
+    private void Write(HttpContext context, long started, long bytes)
+    {
+        var activity = Activity.Current;
+        var entry = new AccessLogEntry(
+            time.GetUtcNow(),
+            context.Request.Method,
+            context.Request.Path.Value ?? "/",
+            context.Request.Protocol,
+            context.RequestAborted.IsCancellationRequested ? 499 : context.Response.StatusCode,
+            Math.Round(Stopwatch.GetElapsedTime(started).TotalMilliseconds, 3),
+            bytes,
+            context.Features.Get<ICacheResultFeature>()?.Result.Name() ?? "none",
+            context.Connection.RemoteIpAddress,
+            activity?.TraceId ?? default,
+            activity?.SpanId ?? default,
+            context.Connection.Id,
+            context.TraceIdentifier);
+        if (_writer is not null)
+        {
+            _writer.Write(entry);
+        }
+        else
+        {
+            AccessLog.Request(_logger, entry);
         }
     }
 

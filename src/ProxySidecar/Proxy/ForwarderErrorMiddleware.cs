@@ -23,7 +23,17 @@ internal sealed class ForwarderErrorMiddleware(RequestDelegate next, UpstreamHea
         }
 
         var traceId = Activity.Current?.TraceId.ToHexString() ?? context.TraceIdentifier;
-        ProxyLog.ForwardFailed(logger, error.Exception, error.Error, context.Request.Method, context.Request.Path, context.Response.StatusCode, traceId);
+        if (IsClientSide(error.Error))
+        {
+            // The client went away, or its body was slow, cut off, malformed or too large: the access log has the
+            // request; a Warning per request would let any client flood the log.
+            ProxyLog.ForwardStoppedByClient(logger, error.Error, context.Request.Method, context.Request.Path, context.Response.StatusCode, traceId);
+        }
+        else
+        {
+            ProxyLog.ForwardFailed(logger, error.Exception, error.Error, context.Request.Method, context.Request.Path, context.Response.StatusCode, traceId);
+        }
+
         metrics?.ForwarderFailed(error.Error);
         var connectTimedOut = IsConnectTimeout(error.Exception);
         if (MeansAppUnreachable(error.Error, connectTimedOut))
@@ -36,7 +46,7 @@ internal sealed class ForwarderErrorMiddleware(RequestDelegate next, UpstreamHea
             return;
         }
 
-        var (status, title, detail) = Describe(error.Error, context.Response.StatusCode, connectTimedOut);
+        var (status, title, detail) = Describe(error.Error, context.Response.StatusCode, connectTimedOut, ClientBodyStatus(error.Exception));
         context.Response.StatusCode = status;
         context.Response.ContentType = "application/problem+json";
         context.Response.Headers.CacheControl = "no-store";
@@ -66,6 +76,30 @@ internal sealed class ForwarderErrorMiddleware(RequestDelegate next, UpstreamHea
         return false;
     }
 
+    /// <summary>Failures caused by the client, not the app: logged at Debug, never against readiness.</summary>
+    internal static bool IsClientSide(ForwarderError error) => error is ForwarderError.RequestCanceled
+        or ForwarderError.RequestBodyCanceled or ForwarderError.RequestBodyClient
+        or ForwarderError.ResponseBodyCanceled or ForwarderError.ResponseBodyClient
+        or ForwarderError.UpgradeRequestCanceled or ForwarderError.UpgradeRequestClient
+        or ForwarderError.UpgradeResponseCanceled or ForwarderError.UpgradeResponseClient;
+
+    /// <summary>
+    /// The status Kestrel gave a request body it refused while it was being forwarded: 413 over the size limit, 408
+    /// too slow, 400 malformed (e.g. a bad chunk size); null when the body was not refused.
+    /// </summary>
+    internal static int? ClientBodyStatus(Exception? exception)
+    {
+        for (var current = exception; current is not null; current = current.InnerException)
+        {
+            if (current is BadHttpRequestException bad)
+            {
+                return bad.StatusCode;
+            }
+        }
+
+        return null;
+    }
+
     /// <summary>
     /// Only a failure to reach the app counts against readiness. One slow or broken response (a 504, a body
     /// cut off) says something about that request, not that the pod should leave the load balancer.
@@ -73,8 +107,10 @@ internal sealed class ForwarderErrorMiddleware(RequestDelegate next, UpstreamHea
     internal static bool MeansAppUnreachable(ForwarderError error, bool connectTimedOut) =>
         error == ForwarderError.Request || (error == ForwarderError.RequestTimedOut && connectTimedOut);
 
-    internal static (int Status, string Title, string Detail) Describe(ForwarderError error, int status, bool connectTimedOut = false) => error switch
+    internal static (int Status, string Title, string Detail) Describe(ForwarderError error, int status, bool connectTimedOut = false, int? clientBodyStatus = null) => error switch
     {
+        ForwarderError.RequestBodyClient when clientBodyStatus == StatusCodes.Status413PayloadTooLarge => (StatusCodes.Status413PayloadTooLarge, "Content Too Large", "The request body is larger than this server accepts."),
+        ForwarderError.RequestBodyClient when clientBodyStatus == StatusCodes.Status408RequestTimeout => (StatusCodes.Status408RequestTimeout, "Request Timeout", "The request body arrived too slowly."),
         ForwarderError.RequestTimedOut when connectTimedOut => (StatusCodes.Status502BadGateway, "Bad Gateway", "The app did not accept a connection in time."),
         ForwarderError.RequestTimedOut => (StatusCodes.Status504GatewayTimeout, "Gateway Timeout", "The app did not answer in time."),
         ForwarderError.Request => (StatusCodes.Status502BadGateway, "Bad Gateway", "The app could not be reached."),

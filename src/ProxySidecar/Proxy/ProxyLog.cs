@@ -7,6 +7,9 @@ internal static partial class ProxyLog
     [LoggerMessage(301, LogLevel.Warning, "Forwarding {Method} {Path} failed ({Error}); answered {Status}. Trace {TraceId}.")]
     public static partial void ForwardFailed(ILogger logger, Exception? exception, ForwarderError error, string method, string path, int status, string traceId);
 
+    [LoggerMessage(306, LogLevel.Debug, "Forwarding {Method} {Path} stopped by the client ({Error}); answered {Status}. Trace {TraceId}.")]
+    public static partial void ForwardStoppedByClient(ILogger logger, ForwarderError error, string method, string path, int status, string traceId);
+
     [LoggerMessage(302, LogLevel.Information, "Upstream is now {Address}.")]
     public static partial void UpstreamChanged(ILogger logger, string address);
 

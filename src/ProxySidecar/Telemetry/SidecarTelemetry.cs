@@ -52,6 +52,27 @@ internal static class SidecarTelemetry
 
         /// <summary>Counter, unit "{error}", tag <c>error</c> = YARP's ForwarderError name (Request, RequestTimedOut ...).</summary>
         public const string ForwarderErrors = "proxysidecar.forwarder.errors";
+
+        /// <summary>Counter, unit "{request}", tag <c>rule</c>: requests a rate-limit rule refused (429).</summary>
+        public const string LimitsRateRejected = "proxysidecar.limits.rate.rejected";
+
+        /// <summary>Counter, unit "{request}", tag <c>rule</c>: requests counted in a rule's overflow partition because its table was full.</summary>
+        public const string LimitsRateOverflowed = "proxysidecar.limits.rate.overflowed";
+
+        /// <summary>Gauge, unit "{partition}", tag <c>rule</c>: clients a rule keeps track of (at most Sidecar:Limits:MaxPartitions).</summary>
+        public const string LimitsRatePartitions = "proxysidecar.limits.rate.partitions";
+
+        /// <summary>Gauge, unit "{request}": requests in flight to the app under the cap.</summary>
+        public const string LimitsAppInFlight = "proxysidecar.limits.app.in_flight";
+
+        /// <summary>Gauge, unit "{request}": requests waiting for a slot of the cap.</summary>
+        public const string LimitsAppQueued = "proxysidecar.limits.app.queued";
+
+        /// <summary>Counter, unit "{request}", tag <c>reason</c> = queue_full | queue_timeout | refresh: requests the cap refused (503).</summary>
+        public const string LimitsAppRejected = "proxysidecar.limits.app.rejected";
+
+        /// <summary>Counter, unit "{connection}": public connections closed because their client address held MaxConnectionsPerClient.</summary>
+        public const string LimitsConnectionsRejected = "proxysidecar.limits.connections.rejected";
     }
 
     /// <summary>

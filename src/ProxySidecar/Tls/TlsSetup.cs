@@ -12,7 +12,7 @@ internal static class TlsSetup
         ArgumentNullException.ThrowIfNull(builder);
         var services = builder.Services;
         services.AddSingleton<ClientCertificateAuthority>();
-        services.AddSingleton<IHostedService>(sp => new LoadBeforeListening(sp.GetRequiredService<ClientCertificateAuthority>().Initialize));
+        services.AddSingleton(sp => new StartupLoad(sp.GetRequiredService<ClientCertificateAuthority>().Initialize));
         services.AddSingleton<TlsMetrics>();
         services.AddHostedService<CertificateReloadService>();
         services.AddSingleton<ITlsHandshakeCustomizer, ClientCertificateCustomizer>();

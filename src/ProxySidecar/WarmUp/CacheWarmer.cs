@@ -392,19 +392,19 @@ internal sealed partial class CacheWarmer : IDisposable
 
     private static partial class Log
     {
-        [LoggerMessage(701, LogLevel.Information, "Cache warm-up ({Trigger}) started: {Total} URLs, {Concurrency} at once ({LeftOut} left out beyond MaxUrls).")]
+        [LoggerMessage(801, LogLevel.Information, "Cache warm-up ({Trigger}) started: {Total} URLs, {Concurrency} at once ({LeftOut} left out beyond MaxUrls).")]
         public static partial void Started(ILogger logger, string trigger, int total, int concurrency, int leftOut);
 
-        [LoggerMessage(702, LogLevel.Information, "Cache warm-up: {Done} of {Total} URLs fetched ({Stored} stored, {AlreadyCached} already cached, {NotCacheable} not cacheable, {Failed} failed).")]
+        [LoggerMessage(802, LogLevel.Information, "Cache warm-up: {Done} of {Total} URLs fetched ({Stored} stored, {AlreadyCached} already cached, {NotCacheable} not cacheable, {Failed} failed).")]
         public static partial void Progress(ILogger logger, int done, int total, int stored, int alreadyCached, int notCacheable, int failed);
 
-        [LoggerMessage(703, LogLevel.Information, "Cache warm-up ({Trigger}) finished: {Stored} stored, {AlreadyCached} already cached, {NotCacheable} not cacheable, {Failed} failed, {NotFetched} not fetched, in {DurationMs} ms.")]
+        [LoggerMessage(803, LogLevel.Information, "Cache warm-up ({Trigger}) finished: {Stored} stored, {AlreadyCached} already cached, {NotCacheable} not cacheable, {Failed} failed, {NotFetched} not fetched, in {DurationMs} ms.")]
         public static partial void Finished(ILogger logger, string trigger, int stored, int alreadyCached, int notCacheable, int failed, int notFetched, long durationMs);
 
-        [LoggerMessage(704, LogLevel.Warning, "Cache warm-up could not fetch {Url}: {Reason}")]
+        [LoggerMessage(804, LogLevel.Warning, "Cache warm-up could not fetch {Url}: {Reason}")]
         public static partial void UrlFailed(ILogger logger, string url, string reason);
 
-        [LoggerMessage(705, LogLevel.Warning, "Cache warm-up could not read the sitemap {Url}; warming the listed URLs only: {Reason}")]
+        [LoggerMessage(805, LogLevel.Warning, "Cache warm-up could not read the sitemap {Url}; warming the listed URLs only: {Reason}")]
         public static partial void SitemapFailed(ILogger logger, string url, string reason);
     }
 }

@@ -29,7 +29,12 @@ public sealed class ProcessSetup : IDisposable
     public SidecarProcess Process { get; }
 
     /// <summary>Starts the binary; <paramref name="environment"/> adds to or overrides the defaults (a null value removes one).</summary>
-    public static ProcessSetup Start(Uri upstream, IDictionary<string, string?>? environment = null, string aspnetEnvironment = "Production")
+    public static ProcessSetup Start(
+        Uri upstream,
+        IDictionary<string, string?>? environment = null,
+        string aspnetEnvironment = "Production",
+        IReadOnlyList<string>? commandPrefix = null,
+        string? workingDirectory = null)
     {
         var temp = new TempDirectory();
         var ca = new TestCertificateAuthority();
@@ -51,7 +56,7 @@ public sealed class ProcessSetup : IDisposable
             all[key] = value;
         }
 
-        var process = SidecarProcess.Start(all.Where(kv => kv.Value is not null).ToDictionary(kv => kv.Key, kv => kv.Value!), aspnetEnvironment);
+        var process = SidecarProcess.Start(all.Where(kv => kv.Value is not null).ToDictionary(kv => kv.Key, kv => kv.Value!), aspnetEnvironment, commandPrefix, workingDirectory);
         return new ProcessSetup(temp, ca, httpsPort, adminPort, process);
     }
 

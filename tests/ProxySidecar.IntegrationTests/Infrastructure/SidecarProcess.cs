@@ -47,20 +47,43 @@ public sealed class SidecarProcess : IDisposable
     /// </summary>
     public const string Category = "Binary";
 
-    public static SidecarProcess Start(IDictionary<string, string> environment, string aspnetEnvironment = "Production")
+    /// <summary>The sidecar's executable (the Native AOT one when <see cref="ExecutableVariable"/> is set), or null for <c>dotnet exec</c>.</summary>
+    public static string? Executable => Environment.GetEnvironmentVariable(ExecutableVariable) is { Length: > 0 } executable ? executable : null;
+
+    /// <summary>The directory the sidecar's binary is in: its content root, where it reads appsettings.json.</summary>
+    public static string BinaryDirectory => Executable is { } executable ? Path.GetDirectoryName(Path.GetFullPath(executable))! : AppContext.BaseDirectory;
+
+    /// <summary>
+    /// Starts the binary. <paramref name="commandPrefix"/> runs it through another program (e.g. <c>setpriv</c> to drop a
+    /// capability); <paramref name="workingDirectory"/> defaults to the tests' directory.
+    /// </summary>
+    public static SidecarProcess Start(
+        IDictionary<string, string> environment,
+        string aspnetEnvironment = "Production",
+        IReadOnlyList<string>? commandPrefix = null,
+        string? workingDirectory = null)
     {
-        var executable = Environment.GetEnvironmentVariable(ExecutableVariable);
-        var start = new ProcessStartInfo(string.IsNullOrEmpty(executable) ? "dotnet" : executable)
+        var executable = Executable;
+        var command = new List<string>(commandPrefix ?? []);
+        if (executable is null)
+        {
+            command.AddRange(["dotnet", "exec", AssemblyPath]);
+        }
+        else
+        {
+            command.Add(executable);
+        }
+
+        var start = new ProcessStartInfo(command[0])
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             UseShellExecute = false,
-            WorkingDirectory = AppContext.BaseDirectory,
+            WorkingDirectory = workingDirectory ?? AppContext.BaseDirectory,
         };
-        if (string.IsNullOrEmpty(executable))
+        foreach (var argument in command.Skip(1))
         {
-            start.ArgumentList.Add("exec");
-            start.ArgumentList.Add(AssemblyPath);
+            start.ArgumentList.Add(argument);
         }
 
         start.Environment.Remove(ExecutableVariable);

@@ -26,6 +26,10 @@ public sealed class HostingOptionsValidatorTests
     [InlineData(nameof(HostingOptions.MaxRequestLineBytes))]
     [InlineData(nameof(HostingOptions.RequestHeadersTimeout))]
     [InlineData(nameof(HostingOptions.KeepAliveTimeout))]
+    [InlineData(nameof(HostingOptions.MinRequestBodyBytesPerSecond))]
+    [InlineData(nameof(HostingOptions.MinRequestBodyGracePeriod))]
+    [InlineData("RequestBuffering:MaxBytes")]
+    [InlineData("RequestBuffering:MaxTotalBytes")]
     public void Validate_OneBadValue_NamesItsKey(string property)
     {
         var options = new HostingOptions();
@@ -44,6 +48,10 @@ public sealed class HostingOptionsValidatorTests
             case nameof(HostingOptions.MaxRequestLineBytes): options.MaxRequestLineBytes = 10; break;
             case nameof(HostingOptions.RequestHeadersTimeout): options.RequestHeadersTimeout = TimeSpan.Zero; break;
             case nameof(HostingOptions.KeepAliveTimeout): options.KeepAliveTimeout = TimeSpan.Zero; break;
+            case nameof(HostingOptions.MinRequestBodyBytesPerSecond): options.MinRequestBodyBytesPerSecond = -1; break;
+            case nameof(HostingOptions.MinRequestBodyGracePeriod): options.MinRequestBodyGracePeriod = TimeSpan.FromSeconds(1); break;
+            case "RequestBuffering:MaxBytes": options.RequestBuffering.MaxBytes = 0; options.RequestBuffering.MaxTotalBytes = 0; break;
+            case "RequestBuffering:MaxTotalBytes": options.RequestBuffering.MaxTotalBytes = options.RequestBuffering.MaxBytes - 1; break;
         }
 
         var result = Validator.Validate(null, options);
@@ -67,5 +75,11 @@ public sealed class HostingOptionsValidatorTests
         var result = Validator.Validate(null, new HostingOptions { HttpsPort = 70000, AdminPort = 70001, DrainTimeout = TimeSpan.FromSeconds(-5) });
 
         Assert.Equal(3, result.Failures!.Count());
+    }
+
+    [Fact]
+    public void Validate_MinimumBodyRateOff_AnyGracePeriodAccepted()
+    {
+        Assert.True(Validator.Validate(null, new HostingOptions { MinRequestBodyBytesPerSecond = 0, MinRequestBodyGracePeriod = TimeSpan.Zero }).Succeeded);
     }
 }

@@ -65,4 +65,28 @@ public sealed class ForwarderErrorMiddlewareTests
     {
         Assert.Equal(expected, ForwarderErrorMiddleware.MeansAppUnreachable(error, connectTimedOut));
     }
+
+    [Theory]
+    [InlineData(413, 413)]
+    [InlineData(408, 408)]
+    [InlineData(400, 400)]
+    public void Describe_BodyRefusedByKestrel_ItsStatus(int kestrelStatus, int answered)
+    {
+        var error = new IOException("copy failed", new Microsoft.AspNetCore.Http.BadHttpRequestException("refused", kestrelStatus));
+
+        var status = ForwarderErrorMiddleware.Describe(ForwarderError.RequestBodyClient, 502, clientBodyStatus: ForwarderErrorMiddleware.ClientBodyStatus(error)).Status;
+
+        Assert.Equal(answered, status);
+    }
+
+    [Theory]
+    [InlineData(ForwarderError.RequestCanceled, true)]
+    [InlineData(ForwarderError.RequestBodyClient, true)]
+    [InlineData(ForwarderError.ResponseBodyClient, true)]
+    [InlineData(ForwarderError.Request, false)]
+    [InlineData(ForwarderError.ResponseHeaders, false)]
+    public void IsClientSide_OnlyFailuresTheClientCaused(ForwarderError error, bool clientSide)
+    {
+        Assert.Equal(clientSide, ForwarderErrorMiddleware.IsClientSide(error));
+    }
 }

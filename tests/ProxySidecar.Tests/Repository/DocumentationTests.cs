@@ -190,6 +190,7 @@ public sealed partial class DocumentationTests
     [InlineData("telemetry.md")]
     [InlineData("operations.md")]
     [InlineData("kubernetes.md")]
+    [InlineData("limits.md")]
     public void DocsPage_StartsWithATitleASummaryAndContents(string page)
     {
         var lines = Read("docs/" + page).Replace("\r\n", "\n", StringComparison.Ordinal).Split('\n');
@@ -462,7 +463,8 @@ public sealed partial class DocumentationTests
     [GeneratedRegex(@"^`(?<value>[^`]+)`")]
     private static partial Regex DefaultValue();
 
-    [GeneratedRegex(@"\bSidecar((:|__)([A-Za-z]+|\d+|\{n\}))+")]
+    // A key's names may hold digits after the first letter (Ipv6PrefixLength); a segment of digits alone is a list index.
+    [GeneratedRegex(@"\bSidecar((:|__)([A-Za-z][A-Za-z0-9]*|\d+|\{n\}))+")]
     private static partial Regex KeyMention();
 
     [GeneratedRegex(@":(\d+|\{[a-z]+\})(?=:|$)")]
