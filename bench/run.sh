@@ -25,7 +25,7 @@ NEWCONN_CONNS="${NEWCONN_CONNS:-16}" # wrk connections, new connection per reque
 FULL_CLIENTS="${FULL_CLIENTS:-8}"   # parallel openssl s_time processes, new connection per request (full handshakes)
 SERVER_CPU="${SERVER_CPU:-1}"       # core for the server under test (and the shared origin)
 LOAD_CPU="${LOAD_CPU:-0}"           # core for the load generator
-SCENARIOS="${SCENARIOS:-h1-1k h1-64k h1-1k-hit h1-64k-hit h2-1k h2-1k-hit newconn-1k newfull-1k}"
+SCENARIOS="${SCENARIOS:-h1-1k h1-64k h1-1k-hit h1-64k-hit h1-json-hit h1-json-br-hit h2-1k h2-1k-hit newconn-1k newfull-1k}"
 NOLOG_VARIANT="${NOLOG_VARIANT:-1}" # 1: also run the sidecar with its access log off in h1-1k
 FLOOR="${FLOOR:-1}"                 # 1: also run the framework floor (bench/floor: Kestrel + YARP, + stock OutputCaching)
 SIDECAR_VARIANT_ENV="${SIDECAR_VARIANT_ENV:-}" # e.g. "DOTNET_TieredPGO=0": adds contender sidecar-variant to proxied scenarios
@@ -118,6 +118,18 @@ prepare_files() {
     -keyout "$RUN/tls/tls.key" -out "$RUN/tls/tls.crt" 2>/dev/null
   head -c 768 /dev/urandom | base64 -w0 > "$RUN/html/1k.bin"      # 1024 bytes
   head -c 49152 /dev/urandom | base64 -w0 > "$RUN/html/64k.bin"   # 65536 bytes
+  # ~64 KiB of an API's JSON (the same every run), for the compressed cache-hit scenarios
+  "$PYTHON" - "$RUN/html/64k.json" <<'PY'
+import json, random, sys
+random.seed(42)
+words = ["alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel", "india", "juliett", "kilo", "lima"]
+items = []
+while len(json.dumps({"items": items, "page": 1})) < 65536 - 200:
+    items.append({"id": 100000 + len(items), "name": random.choice(words) + " " + random.choice(words),
+                  "created": "2026-%02d-%02dT%02d:%02d:%02dZ" % (random.randint(1, 12), random.randint(1, 28), random.randint(0, 23), random.randint(0, 59), random.randint(0, 59)),
+                  "price": round(random.random() * 1000, 2), "tags": random.sample(words, random.randint(0, 3)), "active": random.random() < 0.5})
+open(sys.argv[1], "w").write(json.dumps({"items": items, "page": 1}))
+PY
 }
 
 publish_sidecar() {
@@ -164,6 +176,7 @@ http {
   sendfile on; tcp_nopush on;
   open_file_cache max=16 inactive=600s; open_file_cache_valid 600s;
   default_type application/octet-stream;
+  types { application/json json; application/octet-stream bin; }
   server {
     listen 127.0.0.1:$port reuseport backlog=4096;
     root $RUN/html;
@@ -178,7 +191,8 @@ EOF
   local cache_zone=""
   if [ "$kind" = cache ]; then
     cache_zone="proxy_cache_path $dir/cache levels=1:2 keys_zone=bench:10m max_size=100m inactive=10m use_temp_path=off;"
-    cache_directives="proxy_cache bench; add_header X-Cache-Status \$upstream_cache_status;"
+    # gzip as nginx does it by default (level 1), for the compressed-hit scenario: every hit compressed again
+    cache_directives="proxy_cache bench; add_header X-Cache-Status \$upstream_cache_status; gzip on; gzip_types application/json; gzip_vary on;"
   fi
   cat > "$dir/nginx.conf" <<EOF
 $common
@@ -299,10 +313,11 @@ origin_requests() {
 }
 
 # ---------------------------------------------------------------- load
-scenario_path() { case "$1" in *64k*) echo /64k.bin ;; *) echo /1k.bin ;; esac; }
+scenario_path() { case "$1" in *json*) echo /64k.json ;; *64k*) echo /64k.bin ;; *) echo /1k.bin ;; esac; }
 
 scenario_contenders() {
   case "$1" in
+    *-br-hit) echo "sidecar-cache nginx-cache" ;;
     *-hit)
       local c="sidecar-cache nginx-cache"
       [ "$FLOOR" = 1 ] && c="$c floor-cache"
@@ -325,6 +340,7 @@ scenario_contenders() {
 run_load() { # scenario contender seconds outfile
   local url="https://127.0.0.1:${PORT[$2]}$(scenario_path "$1")"
   case "$1" in
+    h1-*-br-*) taskset -c "$LOAD_CPU" wrk -t1 -c"$CONNS" -d"${3}s" --latency -H "Accept-Encoding: br, gzip" "$url" > "$4" 2>&1 ;;
     h1-*) taskset -c "$LOAD_CPU" wrk -t1 -c"$CONNS" -d"${3}s" --latency "$url" > "$4" 2>&1 ;;
     newconn-*) taskset -c "$LOAD_CPU" wrk -t1 -c"$NEWCONN_CONNS" -d"${3}s" --latency -H "Connection: close" "$url" > "$4" 2>&1 ;;
     h2-*) taskset -c "$LOAD_CPU" h2load -t1 -c"$H2_CLIENTS" -m"$H2_STREAMS" -D "$3" --log-file="$4.log" "$url" > "$4" 2>&1 ;;
@@ -408,6 +424,7 @@ main() {
     [ "$name" = origin ] && continue
     wait_https "$name" /1k.bin
     wait_https "$name" /64k.bin
+    wait_https "$name" /64k.json
     contenders="$contenders $name"
   done
   sleep 2

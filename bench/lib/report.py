@@ -16,6 +16,8 @@ SCENARIOS = {
     "h1-64k": "HTTP/1.1 keep-alive, 64 KiB, proxied (cache off)",
     "h1-1k-hit": "HTTP/1.1 keep-alive, 1 KiB, cache hit",
     "h1-64k-hit": "HTTP/1.1 keep-alive, 64 KiB, cache hit",
+    "h1-json-hit": "HTTP/1.1 keep-alive, 64 KiB JSON, cache hit, no Accept-Encoding (sent as stored)",
+    "h1-json-br-hit": "HTTP/1.1 keep-alive, 64 KiB JSON, cache hit, Accept-Encoding: br, gzip (sidecar: its stored Brotli; nginx: gzip level 1 on every hit)",
     "h2-1k": "HTTP/2, 1 KiB, proxied (cache off)",
     "h2-1k-hit": "HTTP/2, 1 KiB, cache hit",
     "newconn-1k": "new TLS connection per request, session resumed (wrk, Connection: close), 1 KiB, proxied",

@@ -4,6 +4,7 @@ using Microsoft.Extensions.Options;
 using ProxySidecar.Admin;
 using ProxySidecar.Caching;
 using ProxySidecar.Caching.Stores;
+using ProxySidecar.Compression;
 using ProxySidecar.Configuration;
 using ProxySidecar.Hosting;
 using ProxySidecar.Limits;
@@ -138,6 +139,7 @@ internal static class SidecarApplication
         builder.AddSidecarCache();
         builder.AddSidecarCacheStore();
         builder.AddSidecarLimits();
+        builder.AddSidecarCompression();
         services.AddPurgeEndpoint();
         services.AddOperatorConsole();
         builder.AddSidecarTelemetry();
@@ -165,6 +167,10 @@ internal static class SidecarApplication
         //    not (the cap in 5. tells them apart by that). The rate limiter is skipped while there are no rules.
         app.UseMiddleware<ClientRequestMarker>();
         app.UseWhen(LimitsSetup.HasRateLimitRules(app.Services), limited => limited.UseRateLimiter());
+
+        // 3a. Compression wraps the cache: the cache serves its stored compressed representations itself,
+        //     everything else that the app sent uncompressed is compressed as it streams.
+        app.UseSidecarCompression();
 
         // 4. The HTTP cache sits in front of routing, so it can answer without touching the app.
         app.UseSidecarCache();

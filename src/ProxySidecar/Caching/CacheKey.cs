@@ -187,6 +187,21 @@ internal static class CacheKey
     public static string VariantStoreKey(string primary, string variantHash) => Prefix + "e:" + primary + "#" + variantHash;
 
     /// <summary>
+    /// Store key of a compressed representation: the entry's key, the coding and the fingerprint of the body it was made
+    /// from. A changed body has another fingerprint, so it never meets a representation of the old one.
+    /// </summary>
+    public static string EncodedStoreKey(string primary, string variantHash, string coding, string fingerprint) =>
+        Prefix + "z:" + primary + "#" + variantHash + "~" + coding + "~" + fingerprint;
+
+    /// <summary>SHA-256 of <paramref name="bytes"/>, 16 bytes as 32 lower-case hex characters.</summary>
+    public static string Fingerprint(ReadOnlySpan<byte> bytes)
+    {
+        Span<byte> hash = stackalloc byte[32];
+        SHA256.HashData(bytes, hash);
+        return Convert.ToHexStringLower(hash[..16]);
+    }
+
+    /// <summary>
     /// The variant hash for <paramref name="varyNames"/> (lower-case, sorted) from the request's headers,
     /// each value normalised: comma-separated members trimmed, inner whitespace collapsed; Accept-Encoding
     /// members lower-cased and sorted. An absent header differs from an empty one.

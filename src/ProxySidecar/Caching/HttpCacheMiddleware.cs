@@ -22,6 +22,7 @@ internal sealed class HttpCacheMiddleware
     private readonly BackgroundRefresher _refresher;
     private readonly CacheMetrics _metrics;
     private readonly CacheClock _clock;
+    private readonly EncodedRepresentations _encodings;
 
     public HttpCacheMiddleware(
         RequestDelegate next,
@@ -31,7 +32,8 @@ internal sealed class HttpCacheMiddleware
         BackgroundRefresher refresher,
         CaptureBudget captureBudget,
         CacheMetrics metrics,
-        CacheClock clock)
+        CacheClock clock,
+        EncodedRepresentations encodings)
     {
         _next = next;
         _policies = policies;
@@ -43,6 +45,7 @@ internal sealed class HttpCacheMiddleware
         _refresher = refresher;
         _metrics = metrics;
         _clock = clock;
+        _encodings = encodings;
     }
 
     public Task InvokeAsync(HttpContext context)
@@ -136,7 +139,7 @@ internal sealed class HttpCacheMiddleware
     private Task ServeAsync(CacheRequestContext context, CacheResult result, string cacheStatus)
     {
         CacheResultRecorder.Record(context.Http, _metrics, result, context.Entry, context.View);
-        return ResponseWriter.ServeAsync(context.Http, context.Entry!, context.View, cacheStatus);
+        return ResponseWriter.ServeAsync(context.Http, context.Entry!, context.View, cacheStatus, _encodings, context.Policy);
     }
 
     /// <summary>
@@ -185,7 +188,7 @@ internal sealed class HttpCacheMiddleware
         {
             var view = EntryView.Create(shared, now, 0);
             CacheResultRecorder.Record(context.Http, _metrics, CacheResult.Hit, shared, view);
-            await ResponseWriter.ServeAsync(context.Http, shared, view, CacheStatusText.Hit(context.Policy.CacheStatusName, view.TtlMs, "coalesced")).ConfigureAwait(false);
+            await ResponseWriter.ServeAsync(context.Http, shared, view, CacheStatusText.Hit(context.Policy.CacheStatusName, view.TtlMs, "coalesced"), _encodings, context.Policy).ConfigureAwait(false);
             return;
         }
 
@@ -213,7 +216,7 @@ internal sealed class HttpCacheMiddleware
                 var view = EntryView.Create(freshened.Entry, _clock.NowMs, 0);
                 CacheResultRecorder.Record(http, _metrics, CacheResult.Revalidated, freshened.Entry, view);
                 var status = CacheStatusText.Forwarded(policy.CacheStatusName, reason, StatusCodes.Status304NotModified, freshened.Storable, freshened.Storable ? null : freshened.Detail);
-                await ResponseWriter.ServeAsync(http, freshened.Entry, view, status).ConfigureAwait(false);
+                await ResponseWriter.ServeAsync(http, freshened.Entry, view, status, _encodings, policy).ConfigureAwait(false);
                 if (!freshened.Storable)
                 {
                     return null;
@@ -230,7 +233,7 @@ internal sealed class HttpCacheMiddleware
                 ResponseWriter.Reset(http);
                 var view = EntryView.Create(stale!, _clock.NowMs, 0);
                 CacheResultRecorder.Record(http, _metrics, CacheResult.Stale, stale, view);
-                await ResponseWriter.ServeAsync(http, stale!, view, CacheStatusText.Forwarded(policy.CacheStatusName, reason, exchange.UpstreamStatus, detail: exchange.StaleDetail)).ConfigureAwait(false);
+                await ResponseWriter.ServeAsync(http, stale!, view, CacheStatusText.Forwarded(policy.CacheStatusName, reason, exchange.UpstreamStatus, detail: exchange.StaleDetail), _encodings, policy).ConfigureAwait(false);
                 return null;
             }
 

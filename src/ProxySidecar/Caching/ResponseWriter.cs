@@ -1,6 +1,8 @@
 using System.Globalization;
 using Microsoft.Net.Http.Headers;
+using ProxySidecar.Caching.Rules;
 using ProxySidecar.Caching.Stores;
+using ProxySidecar.Compression;
 using Yarp.ReverseProxy.Forwarder;
 
 namespace ProxySidecar.Caching;
@@ -10,25 +12,66 @@ internal static class ResponseWriter
 {
     private static readonly string[] SmallAges = [.. Enumerable.Range(0, 512).Select(i => i.ToString(CultureInfo.InvariantCulture))];
 
-    /// <summary>Serves <paramref name="entry"/>: its status and headers, Age, this cache's Cache-Status and the body; a 304 when the client's conditions match.</summary>
-    public static async Task ServeAsync(HttpContext context, CacheEntry entry, EntryView view, string cacheStatus)
+    /// <summary>
+    /// Serves <paramref name="entry"/>: its status and headers, Age, this cache's Cache-Status and the body; a 304 when the
+    /// client's conditions match. With <paramref name="encodings"/> and compression on for the request, the body goes
+    /// in the coding the client accepts, from the representation stored beside the entry (made on the first hit that
+    /// asks for it): <c>Content-Encoding</c>, <c>Vary: Accept-Encoding</c>, the length of the compressed bytes, a strong
+    /// ETag suffixed with the coding, and none of the fields that describe the app's bytes (Accept-Ranges, digests).
+    /// Ranges and HEAD are answered from the app's bytes.
+    /// </summary>
+    public static async Task ServeAsync(HttpContext context, CacheEntry entry, EntryView view, string cacheStatus, EncodedRepresentations? encodings = null, CachePolicy? policy = null)
     {
         var request = context.Request;
         var response = context.Response;
+        var compression = encodings is null ? null : context.Features.Get<CompressionFeature>();
+        compression?.MarkAnsweredByCache();
+        var plan = compression is null || HttpMethods.IsHead(request.Method) ? EncodingPlan.None : compression.PlanFor(entry);
         var notModified = entry.Status == StatusCodes.Status200OK && Validators.ClientConditionMatches(request, entry);
         if (!notModified && ByteRange.TryGet(request, entry, out var range))
         {
-            await ServeRangeAsync(context, entry, view, cacheStatus, range).ConfigureAwait(false);
+            await ServeRangeAsync(context, entry, view, cacheStatus, range, plan.Vary).ConfigureAwait(false);
             return;
+        }
+
+        var body = entry.Body;
+        var coding = ContentCoding.Identity;
+        if (!notModified && plan.Coding != ContentCoding.Identity && entry.Status is not (204 or 304)
+            && await encodings!.GetAsync(entry, plan.Coding, compression!.Policy, policy!, context.RequestAborted).ConfigureAwait(false) is { } encoded)
+        {
+            body = encoded;
+            coding = plan.Coding;
         }
 
         response.StatusCode = notModified ? StatusCodes.Status304NotModified : entry.Status;
         var headers = response.Headers;
         foreach (var header in entry.Headers)
         {
-            if (!notModified || IsNotModifiedHeader(header.Key))
+            if ((!notModified || IsNotModifiedHeader(header.Key)) && !(coding != ContentCoding.Identity && CompressionFeature.IsIdentityOnlyHeader(header.Key)))
             {
                 headers[header.Key] = header.Value;
+            }
+        }
+
+        if (plan.Vary)
+        {
+            CompressionFeature.AddVary(headers);
+        }
+
+        if (entry.ETag is { } etag && (coding != ContentCoding.Identity || (notModified && plan.Vary)))
+        {
+            // A 304 confirms the representation the client holds: the one its If-None-Match named, else (If-Modified-Since)
+            // the one it would get.
+            var tag = notModified
+                ? compression!.NotModifiedTag(etag, request.Headers.ContainsKey(HeaderNames.IfNoneMatch) ? ContentCoding.Identity : plan.Coding)
+                : EncodedValidators.For(etag, coding);
+            if (tag is null)
+            {
+                headers.Remove(HeaderNames.ETag);
+            }
+            else
+            {
+                headers.ETag = tag;
             }
         }
 
@@ -40,15 +83,21 @@ internal static class ResponseWriter
             return;
         }
 
-        headers.ContentLength = entry.Body.Length;
-        if (!HttpMethods.IsHead(request.Method) && entry.Body.Length > 0)
+        if (coding != ContentCoding.Identity)
         {
-            await response.Body.WriteAsync(entry.Body, context.RequestAborted).ConfigureAwait(false);
+            headers.ContentEncoding = coding.Name();
+            encodings!.Served(coding);
+        }
+
+        headers.ContentLength = body.Length;
+        if (!HttpMethods.IsHead(request.Method) && body.Length > 0)
+        {
+            await response.Body.WriteAsync(body, context.RequestAborted).ConfigureAwait(false);
         }
     }
 
     /// <summary>RFC 9110 §14: a 206 with the range of the stored body, or a 416 when the range lies beyond it.</summary>
-    private static async Task ServeRangeAsync(HttpContext context, CacheEntry entry, EntryView view, string cacheStatus, ByteRange range)
+    private static async Task ServeRangeAsync(HttpContext context, CacheEntry entry, EntryView view, string cacheStatus, ByteRange range, bool varyOnEncoding)
     {
         var response = context.Response;
         var headers = response.Headers;
@@ -70,6 +119,12 @@ internal static class ResponseWriter
             {
                 headers[header.Key] = header.Value;
             }
+        }
+
+        if (varyOnEncoding)
+        {
+            // The range is of the app's bytes; without Range the client could have been sent another coding.
+            CompressionFeature.AddVary(headers);
         }
 
         headers.ContentRange = range.ContentRange(length);

@@ -96,6 +96,9 @@ internal sealed class UpstreamExchange
 
     public int UpstreamStatus { get; private set; }
 
+    /// <summary>The app's Content-Length, as it was when the response started (compression removes the field on the way out).</summary>
+    public long? AnnouncedLength { get; private set; }
+
     public ExchangeOutcome Outcome { get; private set; }
 
     public StorageDecision Decision { get; private set; }
@@ -112,6 +115,7 @@ internal sealed class UpstreamExchange
         var response = Context.Response;
         ResponseTimeMs = _clock.NowMs;
         UpstreamStatus = response.StatusCode;
+        AnnouncedLength = response.ContentLength;
         var status = UpstreamStatus;
         if (Stale is not null && Conditional && status == StatusCodes.Status304NotModified)
         {
@@ -213,7 +217,7 @@ internal sealed class UpstreamExchange
     public bool IsComplete(CapturingResponseBody body) =>
         Context.GetForwarderErrorFeature() is null
         && !Context.RequestAborted.IsCancellationRequested
-        && (Context.Response.ContentLength is not { } length || length == body.Written);
+        && (AnnouncedLength is not { } length || length == body.Written);
 
     private static string[] CollectTags(string[] ruleTags, StringValues surrogate)
     {

@@ -50,6 +50,18 @@ internal static class SidecarTelemetry
         /// <summary>Gauge, unit "1": 1 while the Redis connection is up.</summary>
         public const string CacheRedisConnected = "proxysidecar.cache.redis.connected";
 
+        /// <summary>Counter, unit "{response}", tags <c>encoding</c> = br | gzip, <c>source</c> = stored | streamed: responses sent compressed.</summary>
+        public const string CompressionResponses = "proxysidecar.compression.responses";
+
+        /// <summary>Counter, unit "{encode}", tags <c>encoding</c>, <c>source</c>: encoder runs (a stored entry compressed once, or a streamed response).</summary>
+        public const string CompressionEncodes = "proxysidecar.compression.encodes";
+
+        /// <summary>Counter, unit "By", tags <c>encoding</c>, <c>source</c>: bytes given to the encoders.</summary>
+        public const string CompressionInputBytes = "proxysidecar.compression.input_bytes";
+
+        /// <summary>Counter, unit "By", tags <c>encoding</c>, <c>source</c>: bytes the encoders produced.</summary>
+        public const string CompressionOutputBytes = "proxysidecar.compression.output_bytes";
+
         /// <summary>Counter, unit "{error}", tag <c>error</c> = YARP's ForwarderError name (Request, RequestTimedOut ...).</summary>
         public const string ForwarderErrors = "proxysidecar.forwarder.errors";
 

@@ -35,7 +35,7 @@ internal enum WarmUpOutcome
     [JsonStringEnumMemberName("not-cacheable")]
     NotCacheable,
 
-    /// <summary>No answer, an answer of 500 or more, or a connection that failed.</summary>
+    /// <summary>No answer, an answer of 500 or more or 429, or a connection that failed.</summary>
     [JsonStringEnumMemberName("failed")]
     Failed,
 }
@@ -223,7 +223,8 @@ internal sealed partial class CacheWarmer : IDisposable
     {
         var parameters = (cacheStatus ?? string.Empty).Split(';', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
         var forwardedStatus = parameters.Select(p => p.StartsWith("fwd-status=", StringComparison.Ordinal) && int.TryParse(p.AsSpan(11), out var s) ? s : 0).Max(s => (int?)s) ?? 0;
-        if (status >= 500 || forwardedStatus >= 500)
+        // 429: a rate limit (Sidecar:Limits) refused the warm-up, which counts as one client (127.0.0.1).
+        if (status >= 500 || forwardedStatus >= 500 || status == StatusCodes.Status429TooManyRequests)
         {
             return WarmUpOutcome.Failed;
         }
@@ -392,19 +393,19 @@ internal sealed partial class CacheWarmer : IDisposable
 
     private static partial class Log
     {
-        [LoggerMessage(801, LogLevel.Information, "Cache warm-up ({Trigger}) started: {Total} URLs, {Concurrency} at once ({LeftOut} left out beyond MaxUrls).")]
+        [LoggerMessage(901, LogLevel.Information, "Cache warm-up ({Trigger}) started: {Total} URLs, {Concurrency} at once ({LeftOut} left out beyond MaxUrls).")]
         public static partial void Started(ILogger logger, string trigger, int total, int concurrency, int leftOut);
 
-        [LoggerMessage(802, LogLevel.Information, "Cache warm-up: {Done} of {Total} URLs fetched ({Stored} stored, {AlreadyCached} already cached, {NotCacheable} not cacheable, {Failed} failed).")]
+        [LoggerMessage(902, LogLevel.Information, "Cache warm-up: {Done} of {Total} URLs fetched ({Stored} stored, {AlreadyCached} already cached, {NotCacheable} not cacheable, {Failed} failed).")]
         public static partial void Progress(ILogger logger, int done, int total, int stored, int alreadyCached, int notCacheable, int failed);
 
-        [LoggerMessage(803, LogLevel.Information, "Cache warm-up ({Trigger}) finished: {Stored} stored, {AlreadyCached} already cached, {NotCacheable} not cacheable, {Failed} failed, {NotFetched} not fetched, in {DurationMs} ms.")]
+        [LoggerMessage(903, LogLevel.Information, "Cache warm-up ({Trigger}) finished: {Stored} stored, {AlreadyCached} already cached, {NotCacheable} not cacheable, {Failed} failed, {NotFetched} not fetched, in {DurationMs} ms.")]
         public static partial void Finished(ILogger logger, string trigger, int stored, int alreadyCached, int notCacheable, int failed, int notFetched, long durationMs);
 
-        [LoggerMessage(804, LogLevel.Warning, "Cache warm-up could not fetch {Url}: {Reason}")]
+        [LoggerMessage(904, LogLevel.Warning, "Cache warm-up could not fetch {Url}: {Reason}")]
         public static partial void UrlFailed(ILogger logger, string url, string reason);
 
-        [LoggerMessage(805, LogLevel.Warning, "Cache warm-up could not read the sitemap {Url}; warming the listed URLs only: {Reason}")]
+        [LoggerMessage(905, LogLevel.Warning, "Cache warm-up could not read the sitemap {Url}; warming the listed URLs only: {Reason}")]
         public static partial void SitemapFailed(ILogger logger, string url, string reason);
     }
 }

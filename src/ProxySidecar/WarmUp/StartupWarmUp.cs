@@ -145,10 +145,10 @@ internal sealed partial class StartupWarmUp(
 
     private static partial class Log
     {
-        [LoggerMessage(806, LogLevel.Warning, "The start-up cache warm-up did not finish within {Timeout}; the sidecar turns ready without it (see warmUp in /status).")]
+        [LoggerMessage(906, LogLevel.Warning, "The start-up cache warm-up did not finish within {Timeout}; the sidecar turns ready without it (see warmUp in /status).")]
         public static partial void TimedOut(ILogger logger, TimeSpan timeout);
 
-        [LoggerMessage(807, LogLevel.Error, "The start-up cache warm-up failed; the sidecar turns ready without it.")]
+        [LoggerMessage(907, LogLevel.Error, "The start-up cache warm-up failed; the sidecar turns ready without it.")]
         public static partial void Failed(ILogger logger, Exception error);
     }
 }

@@ -90,10 +90,10 @@ public sealed class CacheWarmUpTests
         Assert.Equal("failed", (string?)results[$"{Site}/broken"]["outcome"]);
         Assert.Equal(500, (int)results[$"{Site}/broken"]["status"]!);
 
-        var progress = logs.Entries.Where(e => e.EventId.Id == 802).ToList();
+        var progress = logs.Entries.Where(e => e.EventId.Id == 902).ToList();
         Assert.NotEmpty(progress);
         Assert.Equal("Cache warm-up: 4 of 4 URLs fetched (1 stored, 1 already cached, 1 not cacheable, 1 failed).", progress[^1].Message);
-        Assert.Contains(logs.Entries, e => e.EventId.Id == 803 && e.Message.StartsWith("Cache warm-up (admin) finished: 1 stored, 1 already cached, 1 not cacheable, 1 failed, 0 not fetched", StringComparison.Ordinal));
+        Assert.Contains(logs.Entries, e => e.EventId.Id == 903 && e.Message.StartsWith("Cache warm-up (admin) finished: 1 stored, 1 already cached, 1 not cacheable, 1 failed, 0 not fetched", StringComparison.Ordinal));
     }
 
     [Fact]

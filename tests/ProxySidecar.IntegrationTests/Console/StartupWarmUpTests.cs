@@ -84,7 +84,7 @@ public sealed class StartupWarmUpTests
         var status = await host.Sidecar.WaitForStatusAsync(s => (string?)s["warmUp"]?["startup"] == "timed out");
 
         Assert.Contains(upstream.Received, r => r.Path == "/hangs");
-        Assert.Contains(logs.Entries, e => e.EventId.Id == 806);
+        Assert.Contains(logs.Entries, e => e.EventId.Id == 906);
         Assert.Equal(1, (int)status["warmUp"]!["last"]!["notFetched"]!);
         Assert.True((bool)status["warmUp"]!["last"]!["timedOut"]!);
     }

@@ -79,6 +79,7 @@ public sealed class RuleFiguresTests
     [InlineData("psc1:e:https://h/static/app.css?v=1", "static")]
     [InlineData("psc1:e:https://h/static/app.css#0123456789abcdef", "static")]
     [InlineData("psc1:e:https://h:8443/static/a%20b.css?x=%2F", "static")]
+    [InlineData("psc1:z:https://h/static/app.css#0123456789abcdef~br~f00d", "static")]
     [InlineData("psc1:e:https://h/api/orders", "api")]
     [InlineData("psc1:e:https://h/other", "(none)")]
     [InlineData("psc1:e:https://h", "root")]

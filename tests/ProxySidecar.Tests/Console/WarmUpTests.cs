@@ -19,6 +19,7 @@ public sealed class WarmUpTests
     [InlineData(503, "ProxySidecar; fwd=uri-miss; fwd-status=503", "Failed")]
     [InlineData(200, "ProxySidecar; fwd=stale; fwd-status=503; detail=stale-if-error", "Failed")]
     [InlineData(502, null, "Failed")]
+    [InlineData(429, null, "Failed")]
     public void Classify_ByTheSidecarsCacheStatus(int status, string? cacheStatus, string expected) =>
         Assert.Equal(Enum.Parse<WarmUpOutcome>(expected), CacheWarmer.Classify(status, cacheStatus));
 

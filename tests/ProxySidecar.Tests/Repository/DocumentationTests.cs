@@ -186,6 +186,7 @@ public sealed partial class DocumentationTests
     [InlineData("forwarding.md")]
     [InlineData("certificates.md")]
     [InlineData("caching.md")]
+    [InlineData("compression.md")]
     [InlineData("shared-cache.md")]
     [InlineData("telemetry.md")]
     [InlineData("operations.md")]

@@ -10,6 +10,12 @@ internal enum RecordKind : byte
 
     /// <summary>The Vary field names of a URL whose responses are stored per variant.</summary>
     Vary = 2,
+
+    /// <summary>
+    /// A compressed representation of a stored response's body (stored under its own key, beside the response):
+    /// the coding, the fingerprint of the body it was made from, and the compressed bytes.
+    /// </summary>
+    Encoded = 3,
 }
 
 /// <summary>
@@ -97,6 +103,15 @@ internal sealed class CacheEntry
     /// </summary>
     public bool MayAnswerWaiters(long nowMs) => !NoCache && !HadSetCookie && AgeMs(nowMs) < LifetimeMs;
 
+    /// <summary>With <see cref="RecordKind.Encoded"/>: <c>br</c> or <c>gzip</c>.</summary>
+    public string Coding { get; init; } = string.Empty;
+
+    /// <summary>With <see cref="RecordKind.Encoded"/>: the <see cref="BodyFingerprint"/> of the body it was made from.</summary>
+    public string SourceFingerprint { get; init; } = string.Empty;
+
+    /// <summary>With <see cref="RecordKind.Encoded"/>: the length of the body it was made from.</summary>
+    public long SourceLength { get; init; }
+
     public string? ETag => Header("ETag");
 
     public string? LastModified => Header("Last-Modified");
@@ -108,7 +123,23 @@ internal sealed class CacheEntry
     private string[]? _markerKeys;
     private string[]? _evictedMarkerKeys;
 
+    private string? _bodyFingerprint;
+    private string?[]? _encodedKeys;
+
     public string UrlHash => _urlHash ??= CacheKey.Hash(Primary);
+
+    /// <summary>
+    /// SHA-256 of the body (32 hex characters): what a compressed representation is bound to, so that it is used only
+    /// with the very bytes it was made from. Computed once per decoded entry.
+    /// </summary>
+    public string BodyFingerprint => _bodyFingerprint ??= CacheKey.Fingerprint(Body.Span);
+
+    /// <summary>The store key of this entry's representation in <paramref name="coding"/> (built once per decoded entry and coding).</summary>
+    public string EncodedStoreKey(string coding, int slot)
+    {
+        var keys = _encodedKeys ??= new string?[2];
+        return keys[slot] ??= CacheKey.EncodedStoreKey(Primary, VariantHash, coding, BodyFingerprint);
+    }
 
     /// <summary>The soft-purge marker keys that apply to this entry (all, URL, each tag).</summary>
     public string[] MarkerKeys => _markerKeys ??= CacheTags.MarkerKeysFor(UrlHash, Tags);

@@ -27,7 +27,16 @@ internal static class CacheEntrySerializer
             writer.Write(Version);
             writer.Write((byte)entry.Kind);
             WriteArray(writer, entry.VaryNames);
-            if (entry.Kind == RecordKind.Response)
+            if (entry.Kind == RecordKind.Encoded)
+            {
+                writer.Write(entry.Primary);
+                writer.Write(entry.VariantHash);
+                writer.Write(entry.Coding);
+                writer.Write(entry.SourceFingerprint);
+                writer.Write(entry.SourceLength);
+                writer.Write(entry.Body.Length);
+            }
+            else if (entry.Kind == RecordKind.Response)
             {
                 writer.Write(entry.Primary);
                 writer.Write(entry.VariantHash);
@@ -74,7 +83,8 @@ internal static class CacheEntrySerializer
         }
 
         // The object and the derived hash and marker keys it builds on first use (three keys of ~40 characters each).
-        long size = 200 + 400 + Strings(entry.VaryNames) + Strings(entry.Tags) + (2L * (entry.Primary.Length + entry.VariantHash.Length)) + 48;
+        long size = 200 + 400 + Strings(entry.VaryNames) + Strings(entry.Tags) + (2L * (entry.Primary.Length + entry.VariantHash.Length)) + 48
+            + (2L * (entry.Coding.Length + entry.SourceFingerprint.Length));
         size += 24 + (24L * entry.Headers.Length);
         foreach (var (name, values) in entry.Headers)
         {
@@ -154,6 +164,11 @@ internal static class CacheEntrySerializer
             return new CacheEntry { Kind = kind, VaryNames = vary };
         }
 
+        if (kind == RecordKind.Encoded)
+        {
+            return ReadEncoded(ref reader, bytes, vary);
+        }
+
         Require(kind == RecordKind.Response, "Unknown record kind.");
         var primary = reader.String();
         var variant = reader.String();
@@ -200,6 +215,35 @@ internal static class CacheEntrySerializer
             Flags = flags,
             Tags = tags,
             Headers = headers,
+            Body = new ReadOnlyMemory<byte>(bytes, reader.Position, bodyLength),
+        };
+    }
+
+    /// <summary>
+    /// A compressed representation: no Vary names, a coding the sidecar produces, a fingerprint as it writes them, and a
+    /// body no longer than the one it was made from (empty: compressing did not make it smaller).
+    /// </summary>
+    private static CacheEntry ReadEncoded(ref Reader reader, byte[] bytes, string[] vary)
+    {
+        Require(vary.Length == 0, "Vary names on a representation.");
+        var primary = reader.String();
+        var variant = reader.String();
+        var coding = reader.String();
+        Require(coding is "br" or "gzip", "Unknown coding.");
+        var fingerprint = reader.String();
+        Require(fingerprint.Length == 32 && fingerprint.All(char.IsAsciiHexDigitLower), "Bad fingerprint.");
+        var sourceLength = reader.Int64();
+        var bodyLength = reader.Int32();
+        Require(bodyLength >= 0 && bodyLength == reader.Remaining && sourceLength > 0 && bodyLength < sourceLength, "Body length does not match.");
+        return new CacheEntry
+        {
+            Kind = RecordKind.Encoded,
+            VaryNames = [],
+            Primary = primary,
+            VariantHash = variant,
+            Coding = coding,
+            SourceFingerprint = fingerprint,
+            SourceLength = sourceLength,
             Body = new ReadOnlyMemory<byte>(bytes, reader.Position, bodyLength),
         };
     }

@@ -45,6 +45,46 @@ internal sealed class HttpCacheStore : ICacheRecordReader
     public async ValueTask<CacheEntry?> GetAsync(string primary, string? variantHash, CancellationToken cancellationToken)
     {
         var key = variantHash is null ? CacheKey.PrimaryStoreKey(primary) : CacheKey.VariantStoreKey(primary, variantHash);
+        var entry = await ReadAsync(key, primary, cancellationToken).ConfigureAwait(false);
+        if (entry is null)
+        {
+            return null;
+        }
+
+        if (!IsRecordFor(entry, primary, variantHash))
+        {
+            Reject(primary, "key-mismatch");
+            return null;
+        }
+
+        return entry;
+    }
+
+    /// <summary>
+    /// The compressed representation of <paramref name="source"/> in <paramref name="coding"/>, held under
+    /// <paramref name="key"/>; null on a miss, a failure, or a record that is not a representation of exactly that
+    /// entry's key, variant and body.
+    /// </summary>
+    public async ValueTask<CacheEntry?> GetEncodedAsync(string key, CacheEntry source, string coding, CancellationToken cancellationToken)
+    {
+        var entry = await ReadAsync(key, source.Primary, cancellationToken).ConfigureAwait(false);
+        if (entry is null)
+        {
+            return null;
+        }
+
+        if (entry.Kind != RecordKind.Encoded || entry.Primary != source.Primary || entry.VariantHash != source.VariantHash || entry.Coding != coding
+            || entry.SourceFingerprint != source.BodyFingerprint || entry.SourceLength != source.Body.Length)
+        {
+            Reject(source.Primary, "key-mismatch");
+            return null;
+        }
+
+        return entry;
+    }
+
+    private async ValueTask<CacheEntry?> ReadAsync(string key, string primary, CancellationToken cancellationToken)
+    {
         byte[]? bytes;
         try
         {
@@ -63,36 +103,27 @@ internal sealed class HttpCacheStore : ICacheRecordReader
             return null;
         }
 
-        var entry = Decode(bytes, primary, variantHash, out var rejected);
-        if (rejected is not null)
+        var entry = CacheEntrySerializer.Deserialize(bytes);
+        if (entry is null)
         {
-            Reject(primary, rejected);
+            Reject(primary, "malformed");
         }
 
         return entry;
     }
 
-    /// <summary>The entry in <paramref name="bytes"/> when it is well formed and holds exactly this key; otherwise null and why.</summary>
+    /// <summary>Whether <paramref name="entry"/> is the URL's Vary record or response that <see cref="GetAsync"/> looked up.</summary>
+    private static bool IsRecordFor(CacheEntry entry, string primary, string? variantHash) =>
+        entry.Kind == RecordKind.Vary
+            ? variantHash is null
+            : entry.Kind == RecordKind.Response && entry.Primary == primary && entry.VariantHash == (variantHash ?? string.Empty);
+
+    /// <summary>The entry in <paramref name="bytes"/> when it is well formed and is what <see cref="GetAsync"/> would accept; otherwise null and why.</summary>
     private static CacheEntry? Decode(byte[] bytes, string primary, string? variantHash, out string? rejected)
     {
-        rejected = null;
         var entry = CacheEntrySerializer.Deserialize(bytes);
-        if (entry is null)
-        {
-            rejected = "malformed";
-            return null;
-        }
-
-        var matches = entry.Kind == RecordKind.Vary
-            ? variantHash is null
-            : entry.Primary == primary && entry.VariantHash == (variantHash ?? string.Empty);
-        if (!matches)
-        {
-            rejected = "key-mismatch";
-            return null;
-        }
-
-        return entry;
+        rejected = entry is null ? "malformed" : IsRecordFor(entry, primary, variantHash) ? null : "key-mismatch";
+        return rejected is null ? entry : null;
     }
 
     /// <summary>
@@ -185,14 +216,13 @@ internal sealed class HttpCacheStore : ICacheRecordReader
     }
 
     /// <summary>
-    /// The name of the rule a GET of the URL in <paramref name="key"/> (an entry's or a Vary record's store key)
-    /// matches, for the per-rule figures: the rule the request that produced the record matched.
+    /// The name of the rule a GET of the URL in <paramref name="key"/> (the store key of an entry, a Vary record or a
+    /// compressed representation) matches, for the per-rule figures: the rule the request that produced the record matched.
     /// </summary>
     internal static string RuleOf(string key, CachePolicy policy)
     {
-        var entries = CacheKey.PrimaryStoreKey(string.Empty);
         var authority = key.IndexOf("://", StringComparison.Ordinal);
-        if (!key.StartsWith(entries, StringComparison.Ordinal) || authority < 0)
+        if (!key.StartsWith(CacheKey.Prefix, StringComparison.Ordinal) || authority < 0)
         {
             return CompiledRule.None.Name;
         }

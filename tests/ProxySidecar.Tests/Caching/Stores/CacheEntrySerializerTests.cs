@@ -155,4 +155,52 @@ public sealed class CacheEntrySerializerTests
         Assert.Equal(["psc1:all", "psc1:url:0123456789abcdef", "psc1:tag:t1"], CacheTags.StoreTagsFor("0123456789abcdef", ["t1"]));
         Assert.Equal(["psc1:purge:all", "psc1:purge:url:0123456789abcdef", "psc1:purge:tag:t1"], CacheTags.MarkerKeysFor("0123456789abcdef", ["t1"]));
     }
+
+    private static CacheEntry Encoded(string coding = "br", string fingerprint = "0123456789abcdef0123456789abcdef", long sourceLength = 100, byte[]? body = null) => new()
+    {
+        Kind = RecordKind.Encoded,
+        VaryNames = [],
+        Primary = "https://h/p",
+        VariantHash = "v",
+        Coding = coding,
+        SourceFingerprint = fingerprint,
+        SourceLength = sourceLength,
+        Body = body ?? [1, 2, 3],
+    };
+
+    [Fact]
+    public void Encoded_RoundTrips()
+    {
+        var entry = CacheEntrySerializer.Deserialize(CacheEntrySerializer.Serialize(Encoded()))!;
+
+        Assert.Equal((RecordKind.Encoded, "https://h/p", "v", "br", "0123456789abcdef0123456789abcdef", 100L), (entry.Kind, entry.Primary, entry.VariantHash, entry.Coding, entry.SourceFingerprint, entry.SourceLength));
+        Assert.Equal(new byte[] { 1, 2, 3 }, entry.Body.ToArray());
+        Assert.Empty(entry.Headers);
+    }
+
+    [Theory]
+    [InlineData("deflate", "0123456789abcdef0123456789abcdef", 100L, 3)]
+    [InlineData("br", "0123456789ABCDEF0123456789ABCDEF", 100L, 3)]
+    [InlineData("br", "0123456789abcdef", 100L, 3)]
+    [InlineData("br", "0123456789abcdef0123456789abcdef", 3L, 3)]
+    [InlineData("br", "0123456789abcdef0123456789abcdef", 0L, 0)]
+    public void Encoded_Malformed_IsNull(string coding, string fingerprint, long sourceLength, int bodyLength)
+    {
+        var bytes = CacheEntrySerializer.Serialize(Encoded(coding, fingerprint, sourceLength, new byte[bodyLength]));
+
+        Assert.Null(CacheEntrySerializer.Deserialize(bytes));
+    }
+
+    [Fact]
+    public void Encoded_WithVaryNames_IsNull()
+    {
+        var entry = Encoded();
+        var bytes = CacheEntrySerializer.Serialize(new CacheEntry
+        {
+            Kind = entry.Kind, VaryNames = ["accept"], Primary = entry.Primary, VariantHash = entry.VariantHash, Coding = entry.Coding,
+            SourceFingerprint = entry.SourceFingerprint, SourceLength = entry.SourceLength, Body = entry.Body,
+        });
+
+        Assert.Null(CacheEntrySerializer.Deserialize(bytes));
+    }
 }

@@ -1,0 +1,116 @@
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Primitives;
+using ProxySidecar.Compression;
+
+namespace ProxySidecar.Tests.Compression;
+
+public sealed class CompressibilityTests
+{
+    private static readonly CompressionPolicy Policy = new(new CompressionOptions { MinimumBytes = 100 });
+
+    [Theory]
+    [InlineData(200, "text/html", false, false, false, 1000L, true)]
+    [InlineData(200, "text/html", false, false, false, null, true)]
+    [InlineData(404, "text/html", false, false, false, 1000L, true)]
+    [InlineData(500, "application/json", false, false, false, 1000L, true)]
+    [InlineData(200, "text/html", false, false, false, 99L, false)]
+    [InlineData(200, "text/html", false, false, false, 100L, true)]
+    [InlineData(200, "text/html", false, false, false, 0L, false)]
+    [InlineData(200, "text/html", true, false, false, 1000L, false)]
+    [InlineData(200, "text/html", false, true, false, 1000L, false)]
+    [InlineData(200, "text/html", false, false, true, 1000L, false)]
+    [InlineData(200, "image/png", false, false, false, 1000L, false)]
+    [InlineData(200, null, false, false, false, 1000L, false)]
+    [InlineData(200, "text/event-stream", false, false, false, null, false)]
+    [InlineData(200, "application/grpc", false, false, false, null, false)]
+    [InlineData(101, "text/html", false, false, false, null, false)]
+    [InlineData(204, "text/html", false, false, false, null, false)]
+    [InlineData(205, "text/html", false, false, false, null, false)]
+    [InlineData(206, "text/html", false, false, false, 1000L, false)]
+    [InlineData(304, "text/html", false, false, false, null, false)]
+    public void ResponseAllows_OnlyUncompressedListedContentOfSomeSize(int status, string? type, bool contentEncoding, bool contentRange, bool noTransform, long? length, bool expected)
+    {
+        Assert.Equal(expected, Compressibility.ResponseAllows(status, type, contentEncoding, contentRange, noTransform, length, Policy, Policy.Default));
+    }
+
+    [Theory]
+    [InlineData("no-transform", true)]
+    [InlineData("public, No-Transform, max-age=60", true)]
+    [InlineData("max-age=60", false)]
+    [InlineData("no-transformation", false)]
+    [InlineData("x=\"no-transform\"", false)]
+    public void HasNoTransform_IsADirective(string value, bool expected)
+    {
+        Assert.Equal(expected, Compressibility.HasNoTransform(new StringValues(value)));
+    }
+
+    [Theory]
+    [InlineData("GET", null, null, null, "br")]
+    [InlineData("HEAD", null, null, null, "identity")]
+    [InlineData("GET", "bytes=0-10", null, null, "identity")]
+    [InlineData("GET", null, "no-transform", null, "identity")]
+    [InlineData("POST", null, null, "application/grpc", "identity")]
+    [InlineData("POST", null, null, "application/json", "br")]
+    public void Accepted_HeadRangeNoTransformAndGrpc_AreIdentity(string method, string? range, string? cacheControl, string? contentType, string expected)
+    {
+        var context = new DefaultHttpContext();
+        context.Request.Method = method;
+        context.Request.Headers.AcceptEncoding = "gzip, br";
+        if (range is not null)
+        {
+            context.Request.Headers.Range = range;
+        }
+
+        if (cacheControl is not null)
+        {
+            context.Request.Headers.CacheControl = cacheControl;
+        }
+
+        if (contentType is not null)
+        {
+            context.Request.ContentType = contentType;
+        }
+
+        Assert.Equal(expected, Compressibility.Accepted(context.Request).Name());
+    }
+
+    [Theory]
+    [InlineData(null, null, false)]
+    [InlineData("Bearer x", null, true)]
+    [InlineData(null, "sid=1", true)]
+    [InlineData(null, " ", false)]
+    public void HasCredentials_AuthorizationOrCookie(string? authorization, string? cookie, bool expected)
+    {
+        var context = new DefaultHttpContext();
+        if (authorization is not null)
+        {
+            context.Request.Headers.Authorization = authorization;
+        }
+
+        if (cookie is not null)
+        {
+            context.Request.Headers.Cookie = cookie;
+        }
+
+        Assert.Equal(expected, Compressibility.HasCredentials(context));
+    }
+
+    [Theory]
+    [InlineData(null, "Accept-Encoding")]
+    [InlineData("Accept-Language", "Accept-Language,Accept-Encoding")]
+    [InlineData("accept-encoding", "accept-encoding")]
+    [InlineData("Origin, Accept-Encoding", "Origin, Accept-Encoding")]
+    [InlineData("*", "*")]
+    public void AddVary_NamesAcceptEncodingOnce(string? vary, string expected)
+    {
+        IHeaderDictionary headers = new HeaderDictionary();
+        if (vary is not null)
+        {
+            headers.Vary = vary;
+        }
+
+        CompressionFeature.AddVary(headers);
+
+        Assert.Equal(expected, headers.Vary.ToString());
+    }
+}
