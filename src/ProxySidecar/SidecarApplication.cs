@@ -141,6 +141,7 @@ internal static class SidecarApplication
         builder.AddSidecarLimits();
         builder.AddSidecarCompression();
         services.AddPurgeEndpoint();
+        services.AddOperatorConsole();
         builder.AddSidecarTelemetry();
         return builder;
     }

@@ -17,6 +17,7 @@ namespace ProxySidecar.Admin;
 internal sealed partial class PurgeEndpoint(
     PurgeTokenSource tokens,
     IServiceProvider services,
+    RecentPurges recent,
     ILogger<PurgeEndpoint> logger) : IAdminEndpoint
 {
     internal const string HowToEnable =
@@ -77,6 +78,7 @@ internal sealed partial class PurgeEndpoint(
         catch (Exception ex) when (ex is not OperationCanceledException || !context.RequestAborted.IsCancellationRequested)
         {
             Log.Failed(logger, ex, request.Describe(), request.Soft, client, address);
+            recent.Add(request.Describe(), request.Soft, succeeded: false, ex.Message, client, address);
             var reason = ex is SharedStoreUnavailableException
                 ? $"The shared cache store (Redis) is unavailable: {ex.Message} (see sharedCache in /status)."
                 : $"The purge failed: {ex.Message}";
@@ -85,6 +87,7 @@ internal sealed partial class PurgeEndpoint(
         }
 
         Log.Purged(logger, result.Kind, result.Target, result.Soft, result.Entries?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "all matching", client, address);
+        recent.Add(request.Describe(), request.Soft, succeeded: true, null, client, address);
         context.Response.StatusCode = StatusCodes.Status200OK;
         context.Response.ContentType = "application/json";
         await JsonSerializer.SerializeAsync(context.Response.Body, new PurgeResponse(result), PurgeJsonContext.Default.PurgeResponse, context.RequestAborted).ConfigureAwait(false);
@@ -233,6 +236,7 @@ internal static class PurgeSetup
         services.AddOptions<PurgeOptions>().BindConfiguration(PurgeOptions.Section).ValidateOnStart();
         services.AddSingleton<IValidateOptions<PurgeOptions>, PurgeOptionsValidator>();
         services.AddSingleton<PurgeTokenSource>();
+        services.AddSingleton<RecentPurges>();
         services.AddSingleton<IAdminEndpoint, PurgeEndpoint>();
         return services;
     }

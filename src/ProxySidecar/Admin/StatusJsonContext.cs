@@ -20,6 +20,8 @@ namespace ProxySidecar.Admin;
 [JsonSerializable(typeof(SharedCacheStatusBody))]
 [JsonSerializable(typeof(AccessLogStatusBody))]
 [JsonSerializable(typeof(TlsPolicyStatusBody))]
+[JsonSerializable(typeof(ProxySidecar.Caching.CacheRulesStatusBody))]
+[JsonSerializable(typeof(ProxySidecar.WarmUp.WarmUpStatusBody))]
 [JsonSerializable(typeof(Hosting.RequestBufferingStatusBody))]
 [JsonSerializable(typeof(Limits.LimitsStatusBody))]
 // The cache section is a dictionary of plain values.

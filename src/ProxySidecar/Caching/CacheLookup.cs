@@ -2,12 +2,22 @@ using ProxySidecar.Caching.Stores;
 
 namespace ProxySidecar.Caching;
 
+/// <summary>What <see cref="CacheLookup"/> reads: the store (<see cref="HttpCacheStore"/>), or a read-only view of it.</summary>
+internal interface ICacheRecordReader
+{
+    long NowMs { get; }
+
+    ValueTask<CacheEntry?> GetAsync(string primary, string? variantHash, CancellationToken cancellationToken);
+
+    ValueTask<long> LatestMarkerAsync(string[] markerKeys, CancellationToken cancellationToken);
+}
+
 /// <summary>
 /// Reads what the store holds for a request: the primary record (an entry, or the Vary names of the URL's
 /// variants), the variant, and the purge markers that apply to it (a hard purge removes it, a soft one ends its
 /// freshness).
 /// </summary>
-internal sealed class CacheLookup(HttpCacheStore store)
+internal sealed class CacheLookup(ICacheRecordReader store)
 {
     public async Task LookupAsync(CacheRequestContext context)
     {

@@ -49,9 +49,21 @@ internal sealed class CacheOptionsValidator : IValidateOptions<CacheOptions>
             errors.Add($"{p}CacheStatusName: \"{options.CacheStatusName}\" must be a token (letters, digits, -_.). Use e.g. ProxySidecar.");
         }
 
+        var named = new Dictionary<string, int>(StringComparer.Ordinal);
         for (var i = 0; i < options.Rules.Count; i++)
         {
             RuleCompiler.Validate(options.Rules[i], $"{p}Rules:{i}:", errors);
+
+            // Figures, /status and /cache/explain name rules: each name must say which rule it is.
+            var ruleName = RuleCompiler.NameOf(options.Rules[i], i);
+            if (ruleName.StartsWith('(') && ruleName.EndsWith(')'))
+            {
+                errors.Add($"{p}Rules:{i}:Name: \"{ruleName}\" is reserved (names in parentheses stand for no rule, or for all of them). Give the rule a name of its own.");
+            }
+            else if (!named.TryAdd(ruleName, i))
+            {
+                errors.Add($"{p}Rules:{i}:Name: \"{ruleName}\" is also the name of rule {named[ruleName]}. Give each rule its own name: metrics and /status count by name.");
+            }
         }
 
         return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);

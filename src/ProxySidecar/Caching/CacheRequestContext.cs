@@ -56,6 +56,9 @@ internal sealed class CacheRequestContext
         var request = http.Request;
         var rule = policy.Match(request.Method, request.Path.Value ?? "/");
         var directives = rule.IgnoreClientCacheControl ? default : CacheControl.Parse(request.Headers.CacheControl);
+
+        // The rule travels with the request, so the result is counted under it (CacheResultRecorder).
+        http.Features.Set(rule);
         return new CacheRequestContext(http, policy, rule)
         {
             Credentials = Caching.Credentials.Of(http, rule),
@@ -101,12 +104,16 @@ internal sealed class CacheRequestContext
         hitForMiss);
 }
 
-/// <summary>Records a request's result: the counter, the span's attributes and the feature the access log reads.</summary>
+/// <summary>
+/// Records a request's result: the counter (under the rule <see cref="CacheRequestContext.Create"/> matched, or
+/// <see cref="CompiledRule.None"/> for a request it never saw, such as an unsafe method), the span's attributes and
+/// the feature the access log reads.
+/// </summary>
 internal static class CacheResultRecorder
 {
     public static void Record(HttpContext context, CacheMetrics metrics, CacheResult result, CacheEntry? entry = null, EntryView? view = null)
     {
-        metrics.Lookup(result);
+        metrics.Lookup(result, (context.Features.Get<CompiledRule>() ?? CompiledRule.None).Name);
         context.Features.Set(CacheResults.Feature(result));
         var activity = Activity.Current;
         if (activity is null)

@@ -23,19 +23,19 @@ internal static class SidecarTelemetry
         /// <summary>Gauge, unit "1": 1 when the app answered recently (readiness), else 0.</summary>
         public const string UpstreamUp = "proxysidecar.upstream.up";
 
-        /// <summary>Counter, unit "{lookup}", tag <c>result</c> = hit | miss | stale | revalidated | bypass | uncacheable.</summary>
+        /// <summary>Counter, unit "{lookup}", tags <c>result</c> = hit | miss | stale | revalidated | bypass | uncacheable, and <c>rule</c> (the rule's name, or <c>(none)</c>).</summary>
         public const string CacheLookups = "proxysidecar.cache.lookups";
 
         /// <summary>Counter, unit "{error}", tag <c>operation</c> = get | set | evict.</summary>
         public const string CacheStoreErrors = "proxysidecar.cache.store.errors";
 
-        /// <summary>Counter, unit "{entry}": responses written to the store.</summary>
+        /// <summary>Counter, unit "{entry}", tag <c>rule</c>: responses written to the store.</summary>
         public const string CacheStores = "proxysidecar.cache.stores";
 
         /// <summary>Counter, unit "{record}", tag <c>reason</c> = malformed | key-mismatch: store records rejected on read (each a miss).</summary>
         public const string CacheEntriesRejected = "proxysidecar.cache.entries.rejected";
 
-        /// <summary>Counter, unit "By": bytes written to the store.</summary>
+        /// <summary>Counter, unit "By", tag <c>rule</c>: bytes written to the store.</summary>
         public const string CacheStoredBytes = "proxysidecar.cache.stored_bytes";
 
         /// <summary>Gauge, unit "{entry}": entries held by the in-memory store (or first level).</summary>

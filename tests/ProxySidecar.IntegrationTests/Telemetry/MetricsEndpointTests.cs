@@ -94,13 +94,14 @@ public sealed partial class MetricsEndpointTests
         }
 
         // The store write happens after the first response completed; scrape until it is counted.
-        var text = await ScrapeUntilAsync(rig, t => t.Contains("proxysidecar_cache_stores_total ", StringComparison.Ordinal));
+        var text = await ScrapeUntilAsync(rig, t => t.Contains("proxysidecar_cache_stores_total{", StringComparison.Ordinal));
 
+        // No rule matches /cached: its figures carry the rule label "(none)".
         Assert.Equal(1, rig.Upstream.Count);
-        Assert.Equal(2, Value(text, "proxysidecar_cache_lookups_total{result=\"hit\"}"));
-        Assert.Equal(1, Value(text, "proxysidecar_cache_lookups_total{result=\"miss\"}"));
-        Assert.Equal(1, Value(text, "proxysidecar_cache_stores_total"));
-        Assert.True(Value(text, "proxysidecar_cache_stored_bytes_total") >= 1024);
+        Assert.Equal(2, Value(text, "proxysidecar_cache_lookups_total{result=\"hit\",rule=\"(none)\"}"));
+        Assert.Equal(1, Value(text, "proxysidecar_cache_lookups_total{result=\"miss\",rule=\"(none)\"}"));
+        Assert.Equal(1, Value(text, "proxysidecar_cache_stores_total{rule=\"(none)\"}"));
+        Assert.True(Value(text, "proxysidecar_cache_stored_bytes_total{rule=\"(none)\"}") >= 1024);
         Assert.True(Value(text, "proxysidecar_cache_bytes") >= 1024);
         Assert.Equal(1, Value(text, "proxysidecar_cache_entries"));
     }

@@ -19,6 +19,9 @@ internal sealed class CompiledRule
 
     public Regex? Path { get; }
 
+    /// <summary>The path glob as configured (what operators read; <see cref="Path"/> is what matches).</summary>
+    public string PathPattern { get; init; } = "/**";
+
     /// <summary>Upper-case methods; empty means GET and HEAD.</summary>
     public FrozenSet<string> Methods { get; }
 

@@ -65,12 +65,17 @@ internal static class RuleCompiler
         }
     }
 
+    /// <summary>The rule's name: as configured, or <c>#index</c> when it has none.</summary>
+    public static string NameOf(CacheRuleOptions rule, int index) =>
+        string.IsNullOrWhiteSpace(rule.Name) ? "#" + index.ToString(CultureInfo.InvariantCulture) : rule.Name;
+
     public static CompiledRule Compile(CacheRuleOptions rule, int index) =>
         new(
-            string.IsNullOrWhiteSpace(rule.Name) ? "#" + index.ToString(CultureInfo.InvariantCulture) : rule.Name,
+            NameOf(rule, index),
             rule.Path == "/**" ? null : Glob.CompilePath(rule.Path, rule.IgnoreCase ?? rule.Bypass),
             rule.Methods.Select(m => m.Trim().ToUpperInvariant()).ToFrozenSet(StringComparer.Ordinal))
         {
+            PathPattern = rule.Path,
             Bypass = rule.Bypass,
             DefaultTtlMs = Ms(rule.DefaultTtl),
             ForcedTtlMs = Ms(rule.ForcedTtl),

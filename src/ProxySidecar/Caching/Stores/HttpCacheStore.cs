@@ -11,7 +11,7 @@ namespace ProxySidecar.Caching.Stores;
 /// sooner, by its OperationTimeout and breaker); a failure is logged, counted once and becomes a miss or
 /// a skipped write, never a failed request. Purges are bounded by the store (Redis: PurgeTimeout) and throw.
 /// </summary>
-internal sealed class HttpCacheStore
+internal sealed class HttpCacheStore : ICacheRecordReader
 {
     private readonly IOutputCacheStore _store;
     private readonly CachePolicyProvider _policy;
@@ -50,10 +50,7 @@ internal sealed class HttpCacheStore
             return null;
         }
 
-        var matches = entry.Kind == RecordKind.Vary
-            ? variantHash is null
-            : entry.Kind == RecordKind.Response && entry.Primary == primary && entry.VariantHash == (variantHash ?? string.Empty);
-        if (!matches)
+        if (!IsRecordFor(entry, primary, variantHash))
         {
             Reject(primary, "key-mismatch");
             return null;
@@ -114,6 +111,71 @@ internal sealed class HttpCacheStore
         return entry;
     }
 
+    /// <summary>Whether <paramref name="entry"/> is the URL's Vary record or response that <see cref="GetAsync"/> looked up.</summary>
+    private static bool IsRecordFor(CacheEntry entry, string primary, string? variantHash) =>
+        entry.Kind == RecordKind.Vary
+            ? variantHash is null
+            : entry.Kind == RecordKind.Response && entry.Primary == primary && entry.VariantHash == (variantHash ?? string.Empty);
+
+    /// <summary>The entry in <paramref name="bytes"/> when it is well formed and is what <see cref="GetAsync"/> would accept; otherwise null and why.</summary>
+    private static CacheEntry? Decode(byte[] bytes, string primary, string? variantHash, out string? rejected)
+    {
+        var entry = CacheEntrySerializer.Deserialize(bytes);
+        rejected = entry is null ? "malformed" : IsRecordFor(entry, primary, variantHash) ? null : "key-mismatch";
+        return rejected is null ? entry : null;
+    }
+
+    /// <summary>
+    /// What <see cref="GetAsync"/> would return, read without changing anything (nothing counted, logged, kept in a
+    /// first level or given a second chance), with where the record is held. A failure is a record not found.
+    /// </summary>
+    public async ValueTask<(CacheEntry? Entry, string? HeldIn, string? Rejected)> InspectAsync(string primary, string? variantHash, CancellationToken cancellationToken)
+    {
+        var key = variantHash is null ? CacheKey.PrimaryStoreKey(primary) : CacheKey.VariantStoreKey(primary, variantHash);
+        var read = await InspectKeyAsync(key, cancellationToken).ConfigureAwait(false);
+        if (read.Value is null)
+        {
+            return (null, null, null);
+        }
+
+        var entry = Decode(read.Value, primary, variantHash, out var rejected);
+        return (entry, read.HeldIn, rejected);
+    }
+
+    /// <summary>
+    /// A purge marker's time (Unix ms, 0 when none) as the next lookup would see it: the read a lookup remembered,
+    /// while it is reused, otherwise the store's; nothing is remembered.
+    /// </summary>
+    public async ValueTask<long> InspectMarkerAsync(string markerKey, CancellationToken cancellationToken)
+    {
+        if (_markers.TryGetValue(markerKey, out var read) && NowMs - read.ReadAtMs < _markerCacheDuration.TotalMilliseconds)
+        {
+            return read.Value;
+        }
+
+        var stored = await InspectKeyAsync(markerKey, cancellationToken).ConfigureAwait(false);
+        var value = stored.Value is { Length: 8 } bytes ? BinaryPrimitives.ReadInt64BigEndian(bytes) : 0;
+        return Math.Max(value, read?.Value ?? 0);
+    }
+
+    private async ValueTask<InspectedRecord> InspectKeyAsync(string key, CancellationToken cancellationToken)
+    {
+        try
+        {
+            if (_store is IInspectableStore inspectable)
+            {
+                return await inspectable.InspectAsync(key, cancellationToken).AsTask().WaitAsync(_timeout, _time, cancellationToken).ConfigureAwait(false);
+            }
+
+            var bytes = await _store.GetAsync(key, cancellationToken).AsTask().WaitAsync(_timeout, _time, cancellationToken).ConfigureAwait(false);
+            return new InspectedRecord(bytes, bytes is null ? null : StoreLocations.Store);
+        }
+        catch (Exception error) when (error is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+        {
+            return default;
+        }
+    }
+
     private void Reject(string primary, string reason)
     {
         _metrics.EntryRejected(reason);
@@ -148,8 +210,31 @@ internal sealed class HttpCacheStore
             return false;
         }
 
-        _metrics.Stored(bytes.Length);
+        _metrics.Stored(bytes.Length, RuleOf(key, _policy.Current));
         return true;
+    }
+
+    /// <summary>
+    /// The name of the rule a GET of the URL in <paramref name="key"/> (the store key of an entry, a Vary record or a
+    /// compressed representation) matches, for the per-rule figures: the rule the request that produced the record matched.
+    /// </summary>
+    internal static string RuleOf(string key, CachePolicy policy)
+    {
+        var authority = key.IndexOf("://", StringComparison.Ordinal);
+        if (!key.StartsWith(CacheKey.Prefix, StringComparison.Ordinal) || authority < 0)
+        {
+            return CompiledRule.None.Name;
+        }
+
+        var slash = key.IndexOf('/', authority + 3);
+        if (slash < 0)
+        {
+            return policy.Match(HttpMethods.Get, "/").Name;
+        }
+
+        var end = key.IndexOfAny(['?', '#'], slash);
+        var path = end < 0 ? key[slash..] : key[slash..end];
+        return policy.Match(HttpMethods.Get, PathString.FromUriComponent(path).Value ?? "/").Name;
     }
 
     /// <summary>

@@ -49,6 +49,10 @@ internal sealed class LocalCacheLevel
         return null;
     }
 
+    /// <summary>A read that changes nothing (an expired entry is left for the next <see cref="TryGet"/>).</summary>
+    public byte[]? Peek(string key) =>
+        _entries.TryGetValue(key, out var entry) && entry.ExpiresAt > _timeProvider.GetTimestamp() ? entry.Value : null;
+
     /// <summary>Keeps <paramref name="value"/> for the shorter of <paramref name="timeToLive"/> and the configured maximum.</summary>
     public void Set(string key, byte[] value, IReadOnlyList<string> tags, TimeSpan timeToLive)
     {

@@ -22,7 +22,7 @@ internal interface ICacheOccupancy
 /// (second chance: a record read since the hand last passed stays one more round); expired records go when met.
 /// A purge by tag touches only the records carrying that tag.
 /// </summary>
-internal sealed class MemoryCacheStore : IOutputCacheStore, ICacheOccupancy
+internal sealed class MemoryCacheStore : IOutputCacheStore, ICacheOccupancy, IInspectableStore
 {
     /// <summary>
     /// What one record costs beside its key, tags, value and decoded entry: the node, its slots in the key table, the
@@ -71,6 +71,14 @@ internal sealed class MemoryCacheStore : IOutputCacheStore, ICacheOccupancy
         }
 
         return ValueTask.FromResult<byte[]?>(null);
+    }
+
+    /// <summary>A read that changes nothing: no second chance given, nothing expired removed.</summary>
+    public ValueTask<InspectedRecord> InspectAsync(string key, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(key);
+        var value = _records.TryGetValue(key, out var node) && node.ExpiresAt > _time.GetTimestamp() ? node.Value : null;
+        return ValueTask.FromResult(new InspectedRecord(value, value is null ? null : StoreLocations.Memory));
     }
 
     public ValueTask SetAsync(string key, byte[] value, string[]? tags, TimeSpan validFor, CancellationToken cancellationToken)

@@ -8,7 +8,7 @@ namespace ProxySidecar.Caching.Stores;
 /// so any replica can keep an entry another replica wrote in its first level, for no longer than the
 /// entry lives, and drop it when a purge of one of its tags is announced.
 /// </summary>
-internal sealed partial class SharedOutputCacheStore : IOutputCacheStore, ISharedCacheInvalidation
+internal sealed partial class SharedOutputCacheStore : IOutputCacheStore, ISharedCacheInvalidation, IInspectableStore
 {
     private readonly IOutputCacheStore _shared;
     private readonly LocalCacheLevel? _localCache;
@@ -52,6 +52,30 @@ internal sealed partial class SharedOutputCacheStore : IOutputCacheStore, IShare
 
         KeepLocally(key, payload, tags, remaining);
         return payload;
+    }
+
+    /// <summary>
+    /// Reads <paramref name="key"/> from the first level and from Redis without keeping anything: the value a lookup
+    /// would use (the first level's when it has one) and where the record is held.
+    /// </summary>
+    public async ValueTask<InspectedRecord> InspectAsync(string key, CancellationToken cancellationToken)
+    {
+        var local = _localCache?.Peek(key);
+        byte[]? shared = null;
+        var stored = await _shared.GetAsync(key, cancellationToken).ConfigureAwait(false);
+        if (stored is not null && SharedEntryFormat.TryRead(stored, out var expiresAt, out _, out var payload) && expiresAt > _timeProvider.GetUtcNow())
+        {
+            shared = payload;
+        }
+
+        var location = (local, shared) switch
+        {
+            ({ }, { }) => StoreLocations.RedisAndFirstLevel,
+            ({ }, null) => StoreLocations.FirstLevelOnly,
+            (null, { }) => StoreLocations.Redis,
+            _ => null,
+        };
+        return new InspectedRecord(local ?? shared, location);
     }
 
     public ValueTask SetAsync(string key, byte[] value, string[]? tags, TimeSpan validFor, CancellationToken cancellationToken)
