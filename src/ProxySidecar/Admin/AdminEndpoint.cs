@@ -19,8 +19,16 @@ internal interface IStatusContributor
     /// <summary>The property name in the status JSON.</summary>
     string Name { get; }
 
-    /// <summary>A JSON-serialisable snapshot; called on each /status request.</summary>
-    object GetStatus();
+    /// <summary>A snapshot, called on each /status request: a JsonNode, a type of the status JSON context, or null.</summary>
+    object? GetStatus();
+}
+
+/// <summary>One top-level /status value a feature computes on each request.</summary>
+internal sealed class StatusValue(string name, Func<object> value) : IStatusContributor
+{
+    public string Name => name;
+
+    public object? GetStatus() => value();
 }
 
 /// <summary>A reason the sidecar is not ready. Degraded dependencies (such as a shared cache) must not register one.</summary>

@@ -1,6 +1,5 @@
 using System.Collections.Frozen;
 using Microsoft.AspNetCore.Http.Features;
-using ProxySidecar.Hosting;
 
 namespace ProxySidecar.Admin;
 
@@ -24,7 +23,7 @@ internal sealed class AdminMiddleware
 
     public Task InvokeAsync(HttpContext context)
     {
-        if (!Listeners.IsAdmin(context))
+        if (!AdminListener.IsAdmin(context))
         {
             return _next(context);
         }

@@ -1,9 +1,5 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
-using ProxySidecar.Configuration;
-using ProxySidecar.Hosting;
-using ProxySidecar.Proxy;
-using ProxySidecar.Tls;
 
 namespace ProxySidecar.Admin;
 
@@ -23,15 +19,10 @@ internal sealed class LivenessEndpoint : IAdminEndpoint
 }
 
 /// <summary>
-/// GET /healthz/ready: 200 when a certificate is loaded and the app answered recently; 503 with a JSON
-/// reason otherwise, and from the moment shutdown starts.
+/// GET /healthz/ready: 200 when every feature's <see cref="IReadinessCheck"/> is content (the process is serving and
+/// not draining, a certificate is loaded, the app answered recently, ...); 503 with the first reason otherwise.
 /// </summary>
-internal sealed class ReadinessEndpoint(
-    SidecarLifecycle lifecycle,
-    CertificateStore certificates,
-    UpstreamHealth upstream,
-    LastGoodOptions<UpstreamOptions> upstreamOptions,
-    IEnumerable<IReadinessCheck> checks) : IAdminEndpoint
+internal sealed class ReadinessEndpoint(IEnumerable<IReadinessCheck> checks) : IAdminEndpoint
 {
     private readonly IReadinessCheck[] _checks = checks.ToArray();
 
@@ -39,29 +30,9 @@ internal sealed class ReadinessEndpoint(
 
     public string Path => "/healthz/ready";
 
+    /// <summary>The first reason a feature gives (in the order the features registered their checks), or null when ready.</summary>
     public string? NotReadyReason()
     {
-        if (lifecycle.State == SidecarState.Draining)
-        {
-            return "draining: shutdown has started";
-        }
-
-        if (lifecycle.State == SidecarState.Starting)
-        {
-            return "starting";
-        }
-
-        if (certificates.Current is null)
-        {
-            return "no TLS certificate loaded";
-        }
-
-        // The app counts as up when it answered within three probe intervals.
-        if (!upstream.IsUp(upstreamOptions.Current))
-        {
-            return $"the app at {upstreamOptions.Current.Address} has not answered recently ({upstream.LastProbe.Detail})";
-        }
-
         foreach (var check in _checks)
         {
             if (check.NotReadyReason() is { } reason)

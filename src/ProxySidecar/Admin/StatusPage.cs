@@ -6,10 +6,6 @@ using System.Text.Json.Nodes;
 using ProxySidecar.Caching;
 using ProxySidecar.Caching.Rules;
 using ProxySidecar.Caching.Stores;
-using ProxySidecar.Configuration;
-using ProxySidecar.Hosting;
-using ProxySidecar.Proxy;
-using ProxySidecar.Tls;
 using ProxySidecar.WarmUp;
 
 namespace ProxySidecar.Admin;
@@ -23,10 +19,6 @@ namespace ProxySidecar.Admin;
 /// </summary>
 internal sealed class StatusPage(
     IServiceProvider services,
-    SidecarLifecycle lifecycle,
-    CertificateStore certificates,
-    UpstreamHealth upstream,
-    LastGoodOptions<UpstreamOptions> upstreamOptions,
     CachePolicyProvider policies,
     ICacheOccupancy occupancy,
     CacheRuleStatus ruleFigures,
@@ -91,12 +83,13 @@ internal sealed class StatusPage(
             page.Raw("<p class=\"state bad\" id=\"readiness\">Not ready: ").Text(reason).Raw("</p>\n");
         }
 
-        page.Raw("<p class=\"muted\">").Text($"State {lifecycle.State.ToString().ToLowerInvariant()}, up {Duration(lifecycle.Uptime)}. ")
+        var uptime = TimeSpan.FromSeconds(status["uptimeSeconds"]?.GetValue<double>() ?? 0);
+        page.Raw("<p class=\"muted\">").Text($"State {(string?)status["state"] ?? "unknown"}, up {Duration(uptime)}. ")
             .Text($"Shown at {Time(now)}; the page refreshes every {RefreshSeconds} s. The same as JSON: /status; metrics: /metrics.")
             .Raw("</p>\n</header>\n<main>\n");
 
-        Certificate(page, now);
-        App(page);
+        Certificate(page, now, status["certificate"] as JsonObject);
+        App(page, status["upstream"] as JsonObject);
         Cache(page);
         SharedStore(page, status["sharedCache"] as JsonObject);
         Rules(page);
@@ -108,54 +101,63 @@ internal sealed class StatusPage(
         return page.ToString();
     }
 
-    private void Certificate(Page page, DateTimeOffset now)
+    private static void Certificate(Page page, DateTimeOffset now, JsonObject? certificate)
     {
         page.Section("certificate", "Certificate");
-        var certificate = certificates.Current;
         if (certificate is null)
         {
             page.Raw("<p class=\"bad\">No certificate is loaded.</p>\n</section>\n");
             return;
         }
 
-        var days = (certificate.NotAfter - now).TotalDays;
+        var notAfter = At(certificate["notAfter"]) ?? now;
+        var days = (notAfter - now).TotalDays;
         var (level, words) = days < RedDays ? ("red", $"under {RedDays} days left") : days < AmberDays ? ("amber", $"under {AmberDays} days left") : ("green", "more than two weeks left");
         var daysText = days < 0 ? $"expired {Math.Floor(-days).ToString(CultureInfo.InvariantCulture)} days ago" : $"{Math.Floor(days).ToString(CultureInfo.InvariantCulture)} days to expiry";
+        var names = (certificate["dnsNames"] as JsonArray)?.Select(n => (string?)n).OfType<string>().ToList() ?? [];
         page.Raw("<table>\n")
-            .Row("Subject", certificate.Subject)
-            .Row("Names (SAN)", certificate.DnsNames.Count == 0 ? "none" : string.Join(", ", certificate.DnsNames))
+            .Row("Subject", (string?)certificate["subject"])
+            .Row("Names (SAN)", names.Count == 0 ? "none" : string.Join(", ", names))
             .Raw("<tr><th>Expires</th><td><span class=\"expiry ").Raw(level).Raw("\" id=\"certificate-expiry\">").Text(daysText).Raw("</span> ")
-            .Text($"({Time(certificate.NotAfter)}; {words})").Raw("</td></tr>\n")
-            .Row("Valid from", Time(certificate.NotBefore))
-            .Row("SHA-256", certificate.Thumbprint)
-            .Row("Loaded from", certificate.Source);
-        if (certificates.LastReload is { } reload)
+            .Text($"({Time(notAfter)}; {words})").Raw("</td></tr>\n")
+            .Row("Valid from", At(certificate["notBefore"]) is { } notBefore ? Time(notBefore) : null)
+            .Row("SHA-256", (string?)certificate["thumbprintSha256"])
+            .Row("Loaded from", (string?)certificate["source"]);
+        if (certificate["lastReload"] is JsonObject reload && At(reload["at"]) is { } reloadAt)
         {
-            page.Row("Last reload", $"{Time(reload.At)}: {reload.Outcome}{(reload.Error is null ? string.Empty : " (" + reload.Error + ")")}");
+            var error = (string?)reload["error"];
+            page.Row("Last reload", $"{Time(reloadAt)}: {(string?)reload["result"]}{(error is null ? string.Empty : " (" + error + ")")}");
         }
 
-        if (certificates.LastError is { } error)
+        if (certificate["lastError"] is JsonObject failed && At(failed["at"]) is { } failedAt)
         {
-            page.Row("Last failed reload", $"{Time(error.At)}: {error.Error}", "bad");
+            page.Row("Last failed reload", $"{Time(failedAt)}: {(string?)failed["error"]}", "bad");
         }
 
-        page.Row("Reloads", $"{certificates.ReloadsSucceeded} succeeded, {certificates.ReloadsFailed} failed")
+        var reloads = certificate["reloads"] as JsonObject;
+        page.Row("Reloads", $"{reloads?["succeeded"]} succeeded, {reloads?["failed"]} failed")
             .Raw("</table>\n</section>\n");
     }
 
-    private void App(Page page)
+    private static void App(Page page, JsonObject? upstream)
     {
-        var options = upstreamOptions.Current;
-        var probe = upstream.LastProbe;
-        var up = upstream.IsUp(options);
+        var up = upstream?["up"]?.GetValue<bool>() == true;
+        var probe = upstream?["lastProbe"] as JsonObject;
+        var probeDetail = (string?)probe?["detail"];
         page.Section("app", "App");
         page.Raw("<table>\n")
-            .Row("Address", options.Address)
+            .Row("Address", (string?)upstream?["address"])
             .Row("Health", up ? "answering" : "not answering recently", up ? "good" : "bad")
-            .Row("Last answered", upstream.LastAnswered is { } answered ? Time(answered) : "never")
-            .Row("Last probe", probe.At == DateTimeOffset.MinValue ? "none yet" : $"{Time(probe.At)}: {(probe.Succeeded ? "succeeded" : "failed")}{(string.IsNullOrEmpty(probe.Detail) ? string.Empty : " (" + probe.Detail + ")")}")
+            .Row("Last answered", At(upstream?["lastAnswered"]) is { } answered ? Time(answered) : "never")
+            .Row("Last probe", At(probe?["at"]) is not { } probeAt ? "none yet" : $"{Time(probeAt)}: {(probe?["succeeded"]?.GetValue<bool>() == true ? "succeeded" : "failed")}{(string.IsNullOrEmpty(probeDetail) ? string.Empty : " (" + probeDetail + ")")}")
             .Raw("</table>\n</section>\n");
     }
+
+    /// <summary>A time written in /status (ISO 8601), or null.</summary>
+    private static DateTimeOffset? At(JsonNode? value) =>
+        value is JsonValue v && v.TryGetValue<DateTimeOffset>(out var at) ? at
+        : value is JsonValue s && s.TryGetValue<string>(out var text) && DateTimeOffset.TryParse(text, CultureInfo.InvariantCulture, DateTimeStyles.None, out var parsed) ? parsed
+        : null;
 
     private void Cache(Page page)
     {

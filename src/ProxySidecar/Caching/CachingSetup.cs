@@ -19,8 +19,9 @@ internal static class CachingSetup
         services.AddOptions<CacheOptions>().BindConfiguration(CacheOptions.Section).ValidateOnStart();
         services.AddSingleton<IValidateOptions<CacheOptions>, CacheOptionsValidator>();
         services.AddSingleton(sp => new MemoryCacheStore(sp.GetRequiredService<IOptions<CacheOptions>>().Value.SizeLimitBytes, sp.GetRequiredService<TimeProvider>()));
-        services.AddSingleton<IOutputCacheStore>(sp => sp.GetRequiredService<MemoryCacheStore>());
-        services.AddSingleton<ICacheOccupancy>(sp => sp.GetRequiredService<MemoryCacheStore>());
+        // TryAdd: the Redis store (Sidecar:Cache:Store=Redis) replaces both, whichever registers first.
+        services.TryAddSingleton<IOutputCacheStore>(sp => sp.GetRequiredService<MemoryCacheStore>());
+        services.TryAddSingleton<ICacheOccupancy>(sp => sp.GetRequiredService<MemoryCacheStore>());
         services.AddSingleton(sp => CaptureBudget.From(sp.GetRequiredService<IOptions<CacheOptions>>().Value));
 
         services.TryAddSingleton(sp => new CacheClock(sp.GetRequiredService<TimeProvider>()));

@@ -17,12 +17,7 @@ namespace ProxySidecar.Hosting;
 /// </summary>
 internal static class Listeners
 {
-    private const string AdminMarker = "ProxySidecar.AdminListener";
     private const string RedirectMarker = "ProxySidecar.RedirectListener";
-
-    /// <summary>True for a request that arrived on the admin listener.</summary>
-    public static bool IsAdmin(HttpContext context) =>
-        context.Features.Get<IConnectionItemsFeature>()?.Items.ContainsKey(AdminMarker) == true;
 
     /// <summary>True for a request that arrived on the plain-HTTP redirect listener (answered with 308, never forwarded).</summary>
     public static bool IsRedirect(HttpContext context) =>
@@ -112,7 +107,7 @@ internal static class Listeners
             listen.Protocols = HttpProtocols.Http1;
             listen.Use(next => connection =>
             {
-                connection.Items[AdminMarker] = true;
+                Admin.AdminListener.Mark(connection.Items);
                 return next(connection);
             });
         });

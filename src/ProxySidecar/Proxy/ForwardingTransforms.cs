@@ -69,6 +69,12 @@ internal static class ForwardingTransforms
         context.AddRequestTransform(RemoveConnectionNominatedRequestHeaders);
         context.AddResponseTransform(RemoveConnectionNominatedResponseHeaders);
 
+        // Other features' transforms (the client certificate header), after the removals above.
+        foreach (var transform in context.Services.GetServices<IForwardingTransform>())
+        {
+            transform.Apply(context);
+        }
+
         // Last, so that it sees whether a route's own transforms changed the path or the query.
         context.AddRequestTransform(KeepRequestTargetAsSent);
     }
@@ -208,4 +214,10 @@ internal static class ForwardingTransforms
             }
         }
     }
+}
+
+/// <summary>A feature's transforms, applied by <see cref="ForwardingTransforms"/> after the shared ones, whatever the registration order.</summary>
+internal interface IForwardingTransform
+{
+    void Apply(TransformBuilderContext context);
 }

@@ -102,7 +102,7 @@ internal static class TelemetrySetup
             .AddAspNetCoreInstrumentation(o =>
             {
                 // Probes and scrapes on the admin listener are not traced.
-                o.Filter = context => !Listeners.IsAdmin(context);
+                o.Filter = context => !Admin.AdminListener.IsAdmin(context);
             })
             .AddHttpClientInstrumentation(o =>
             {

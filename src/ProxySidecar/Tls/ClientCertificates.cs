@@ -46,19 +46,11 @@ internal sealed class ClientCertificateCustomizer(ClientCertificateAuthority aut
 /// Passes a verified client certificate to the app in one header, Envoy's <c>X-Forwarded-Client-Cert</c>
 /// shape: <c>Hash=&lt;SHA-256 of the DER, hex&gt;;Subject="&lt;subject DN&gt;"</c>. A client-sent copy is always removed.
 /// </summary>
-internal sealed class ClientCertificateForwarding(Microsoft.Extensions.Options.IOptions<TlsOptions> options) : ITransformProvider
+internal sealed class ClientCertificateForwarding(Microsoft.Extensions.Options.IOptions<TlsOptions> options) : Proxy.IForwardingTransform
 {
     public const string HeaderName = "X-Forwarded-Client-Cert";
 
     private const string ConnectionItem = "ProxySidecar.ClientCertificateHeader";
-
-    public void ValidateRoute(TransformRouteValidationContext context)
-    {
-    }
-
-    public void ValidateCluster(TransformClusterValidationContext context)
-    {
-    }
 
     /// <summary>
     /// Only with client certificates on (Mode needs a restart): with Mode None no request carries a verified

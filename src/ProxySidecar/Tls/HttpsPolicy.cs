@@ -5,29 +5,6 @@ using ProxySidecar.Hosting;
 
 namespace ProxySidecar.Tls;
 
-/// <summary>
-/// Puts the HTTPS policy in front of the whole pipeline: the plain-HTTP redirect listener answers 308
-/// to the HTTPS URL (nothing on it reaches the app or the admin endpoints), and HTTPS responses get
-/// Strict-Transport-Security when configured.
-/// </summary>
-internal sealed class HttpsPolicyStartupFilter(IOptions<TlsOptions> tls, IOptions<HostingOptions> hosting) : IStartupFilter
-{
-    public Action<IApplicationBuilder> Configure(Action<IApplicationBuilder> next) => app =>
-    {
-        if (hosting.Value.HttpRedirectPort is not null)
-        {
-            app.UseMiddleware<HttpsRedirectMiddleware>();
-        }
-
-        if (HstsMiddleware.HeaderValue(tls.Value.Hsts) is not null)
-        {
-            app.UseMiddleware<HstsMiddleware>();
-        }
-
-        next(app);
-    };
-}
-
 /// <summary>Answers every request on the redirect listener with 308 to the same path and query over HTTPS.</summary>
 internal sealed class HttpsRedirectMiddleware(RequestDelegate next, IOptions<HostingOptions> hosting)
 {
@@ -98,7 +75,7 @@ internal sealed class HstsMiddleware
 
     public Task InvokeAsync(HttpContext context)
     {
-        if (context.Request.IsHttps && !Listeners.IsAdmin(context) && !Listeners.IsRedirect(context))
+        if (context.Request.IsHttps && !Admin.AdminListener.IsAdmin(context) && !Listeners.IsRedirect(context))
         {
             context.Response.OnStarting(_apply, context);
         }

@@ -1,27 +1,54 @@
+using Microsoft.Extensions.Options;
 using ProxySidecar.Admin;
 using ProxySidecar.Hosting;
-using Yarp.ReverseProxy.Transforms.Builder;
+using ProxySidecar.Proxy;
 
 namespace ProxySidecar.Tls;
 
-/// <summary>Registration of the TLS feature: reload poller, client certificates, HSTS and the HTTP redirect.</summary>
+/// <summary>Registration of the TLS feature: the certificate and its reload poller, client certificates, HSTS and the HTTP redirect.</summary>
 internal static class TlsSetup
 {
     public static void AddSidecarTls(this WebApplicationBuilder builder)
     {
         ArgumentNullException.ThrowIfNull(builder);
         var services = builder.Services;
+        services.AddOptions<TlsOptions>().BindConfiguration(TlsOptions.Section).ValidateOnStart();
+        services.AddSingleton<IValidateOptions<TlsOptions>, TlsOptionsValidator>();
+
+        // The certificate is loaded before the listeners start.
+        services.AddSingleton<CertificateStore>();
+        services.AddSingleton(sp => new StartupLoad(sp.GetRequiredService<CertificateStore>().Initialize));
+        services.AddSingleton<CertificateStatus>();
+        services.AddSingleton<IStatusContributor>(sp => sp.GetRequiredService<CertificateStatus>());
+        services.AddSingleton<IReadinessCheck>(sp => sp.GetRequiredService<CertificateStatus>());
         services.AddSingleton<ClientCertificateAuthority>();
         services.AddSingleton(sp => new StartupLoad(sp.GetRequiredService<ClientCertificateAuthority>().Initialize));
         services.AddSingleton<TlsMetrics>();
         services.AddHostedService<CertificateReloadService>();
         services.AddSingleton<ITlsHandshakeCustomizer, ClientCertificateCustomizer>();
 
-        // Runs after the shared forwarding transforms (registered earlier), which also drop a client-sent copy.
-        services.AddSingleton<ITransformProvider, ClientCertificateForwarding>();
+        // Applied by the shared forwarding transforms after their own (which drop a client-sent copy).
+        services.AddSingleton<IForwardingTransform, ClientCertificateForwarding>();
         services.AddSingleton<IStatusContributor, ClientCertificateStatus>();
         services.AddSingleton<IStatusContributor, TlsPolicyStatus>();
-        services.AddSingleton<IStartupFilter, HttpsPolicyStartupFilter>();
+    }
+
+    /// <summary>
+    /// First in the pipeline: the plain-HTTP redirect listener answers 308 to the HTTPS URL (nothing on it reaches the
+    /// app or the admin endpoints), and HTTPS responses get Strict-Transport-Security when configured.
+    /// </summary>
+    public static void UseSidecarHttpsPolicy(this WebApplication app)
+    {
+        ArgumentNullException.ThrowIfNull(app);
+        if (app.Services.GetRequiredService<IOptions<HostingOptions>>().Value.HttpRedirectPort is not null)
+        {
+            app.UseMiddleware<HttpsRedirectMiddleware>();
+        }
+
+        if (HstsMiddleware.HeaderValue(app.Services.GetRequiredService<IOptions<TlsOptions>>().Value.Hsts) is not null)
+        {
+            app.UseMiddleware<HstsMiddleware>();
+        }
     }
 }
 

@@ -47,6 +47,14 @@ public sealed class CertificateRotationTests(ITestOutputHelper output)
                 var swappedAt = DateTime.UtcNow;
                 mount.Update(KubeletSecretMount.Pair(next.ChainPem, next.KeyPem));
                 pickUps.Add(await TlsProbe.WaitForServedAsync(sidecar, ca.Certificate, next.Thumbprint, PickUpDeadline, swappedAt));
+
+                // The store serves the new certificate, then tells its listeners: the event may come a moment later.
+                var deadline = DateTime.UtcNow + PickUpDeadline;
+                while (!published.ContainsKey(next.Thumbprint) && DateTime.UtcNow < deadline)
+                {
+                    await Task.Delay(10);
+                }
+
                 publishDelays.Add(published[next.Thumbprint] - swappedAt);
 
                 // Let traffic run on the new certificate for a moment before the next swap.

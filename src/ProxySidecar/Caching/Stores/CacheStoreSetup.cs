@@ -17,7 +17,7 @@ internal static class CacheStoreSetup
     /// <summary>The DI key of the stock Redis store the decorators wrap.</summary>
     internal const string RedisStoreKey = "ProxySidecar.Redis";
 
-    /// <summary>Called by <see cref="SidecarApplication"/> after the HTTP cache registered itself.</summary>
+    /// <summary>The store behind the cache: memory (the cache's own default) or Redis, which replaces it.</summary>
     public static void AddSidecarCacheStore(this WebApplicationBuilder builder)
     {
         ArgumentNullException.ThrowIfNull(builder);

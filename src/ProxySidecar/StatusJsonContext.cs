@@ -6,11 +6,12 @@ using ProxySidecar.Logging;
 using ProxySidecar.Telemetry;
 using ProxySidecar.Tls;
 
-namespace ProxySidecar.Admin;
+namespace ProxySidecar;
 
 /// <summary>
 /// The /status document's serialisation, generated at compile time (no reflection, so it works in a Native AOT
-/// build). Every type an <see cref="IStatusContributor"/> returns is listed here; a section whose type is missing
+/// build). It sits beside the composition root because it names every feature's section type: every type an
+/// <see cref="Admin.IStatusContributor"/> returns is listed here (JsonNode sections need none); a section whose type is missing
 /// makes /status answer 500, which the status tests catch in the normal build.
 /// </summary>
 [JsonSourceGenerationOptions(JsonSerializerDefaults.Web, WriteIndented = true)]
@@ -29,6 +30,7 @@ namespace ProxySidecar.Admin;
 [JsonSerializable(typeof(bool))]
 [JsonSerializable(typeof(int))]
 [JsonSerializable(typeof(long))]
+[JsonSerializable(typeof(double))]
 [JsonSerializable(typeof(string))]
 [JsonSerializable(typeof(string[]))]
 [JsonSerializable(typeof(long[]))]
