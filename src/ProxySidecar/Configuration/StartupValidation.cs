@@ -21,17 +21,26 @@ internal static class StartupValidation
         Check<TlsOptions>(services, failures);
         Check<UpstreamOptions>(services, failures);
         Check<AccessLogOptions>(services, failures);
+        Check<Admin.PurgeOptions>(services, failures);
+        Check<Caching.CacheOptions>(services, failures);
+        Check<Caching.Stores.CacheStoreOptions>(services, failures);
+        Check<Limits.LimitsOptions>(services, failures);
+        Check<Compression.CompressionOptions>(services, failures);
+        Check<WarmUp.WarmUpOptions>(services, failures);
 
-        // Every other section registered with ValidateOnStart: the host would check them only once it starts, and
-        // log the failure with a stack trace before it stops. (A section listed above fails here again; the
-        // report lists each problem once.)
-        try
+        // Every section is listed above, each checked on its own, so that one bad section never hides another's
+        // problems. Anything else registered with ValidateOnStart is checked here only when all the above passed
+        // (the host would check it only once it starts, and log the failure with a stack trace).
+        if (failures.Count == 0)
         {
-            services.GetService<IStartupValidator>()?.Validate();
-        }
-        catch (Exception error) when (IsConfigurationError(error) || error is AggregateException)
-        {
-            failures.Add(error);
+            try
+            {
+                services.GetService<IStartupValidator>()?.Validate();
+            }
+            catch (Exception error) when (IsConfigurationError(error) || error is AggregateException)
+            {
+                failures.Add(error);
+            }
         }
 
         if (failures.Count > 0)
