@@ -36,6 +36,9 @@ internal sealed partial class Http2ConnectionGuard(ILogger<Http2ConnectionGuard>
     /// <summary>How long a held abort waits for pending output before it closes the connection anyway.</summary>
     private static readonly TimeSpan FlushDeadline = TimeSpan.FromSeconds(1);
 
+    /// <summary>After a connection was closed, how long its line waits for Kestrel to finish the connection's streams.</summary>
+    private static readonly TimeSpan StreamsDeadline = TimeSpan.FromSeconds(5);
+
     /// <summary>After the GOAWAY, how long the connection stays open for the client to read it (unless it closes first).</summary>
     private static readonly TimeSpan LingerTime = TimeSpan.FromMilliseconds(500);
 
@@ -59,25 +62,60 @@ internal sealed partial class Http2ConnectionGuard(ILogger<Http2ConnectionGuard>
         var state = new ConnectionState(time.GetTimestamp());
         connection.Items[ItemKey] = state;
         var guarded = new GuardedConnection(connection, state, time);
+        var logged = 0;
+        void LogEnd()
+        {
+            if (Interlocked.Exchange(ref logged, 1) == 0)
+            {
+                LogConnectionEnd(connection, state);
+            }
+        }
+
+        var transportClosed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        using var registration = connection.ConnectionClosed.Register(() => transportClosed.TrySetResult());
+        var run = next(guarded);
+        _ = LogOnceClosedAsync(run, Task.WhenAny(guarded.Held, transportClosed.Task), guarded, LogEnd);
         try
         {
-            await next(guarded).ConfigureAwait(false);
+            await run.ConfigureAwait(false);
         }
         finally
         {
             await guarded.Closing.ConfigureAwait(false);
+            LogEnd();
+        }
+    }
 
-            var client = (connection.RemoteEndPoint as IPEndPoint)?.Address.ToString() ?? "-";
-            var seconds = time.GetElapsedTime(state.Started).TotalSeconds;
-            if (state.AbortReason is not null)
-            {
-                Log.ConnectionClosedByServer(logger, connection.ConnectionId, client, state.AbortReason, state.Streams, state.Resets, seconds, state.UnloggedResetRequests, state.GoAwaySent ?? "none");
-            }
-            else if (state.UnloggedResetRequests > 0)
-            {
-                // A client that cancels many requests and then closes (a load generator stopping): worth a line, not a warning.
-                Log.ConnectionEndedWithUnloggedResets(logger, connection.ConnectionId, client, state.Streams, state.Resets, seconds, state.UnloggedResetRequests);
-            }
+    /// <summary>
+    /// Once the connection is closed (by the guard, or by the client), its line is written as soon as Kestrel has
+    /// finished the connection's streams (the counts are then final), or after <see cref="StreamsDeadline"/> if that
+    /// takes longer, so a connection is always reported close to when it was closed.
+    /// </summary>
+    private async Task LogOnceClosedAsync(Task run, Task closed, GuardedConnection guarded, Action logEnd)
+    {
+        await Task.WhenAny(run, closed).ConfigureAwait(false);
+        if (run.IsCompleted)
+        {
+            return;
+        }
+
+        await guarded.Closing.ConfigureAwait(false);
+        await Task.WhenAny(run, Task.Delay(StreamsDeadline, time)).ConfigureAwait(false);
+        logEnd();
+    }
+
+    private void LogConnectionEnd(ConnectionContext connection, ConnectionState state)
+    {
+        var client = (connection.RemoteEndPoint as IPEndPoint)?.Address.ToString() ?? "-";
+        var seconds = time.GetElapsedTime(state.Started).TotalSeconds;
+        if (state.AbortReason is not null)
+        {
+            Log.ConnectionClosedByServer(logger, connection.ConnectionId, client, state.AbortReason, state.Streams, state.Resets, seconds, state.UnloggedResetRequests, state.GoAwaySent ?? "none");
+        }
+        else if (state.UnloggedResetRequests > 0)
+        {
+            // A client that cancels many requests and then closes (a load generator stopping): worth a line, not a warning.
+            Log.ConnectionEndedWithUnloggedResets(logger, connection.ConnectionId, client, state.Streams, state.Resets, seconds, state.UnloggedResetRequests);
         }
     }
 
@@ -155,6 +193,7 @@ internal sealed partial class Http2ConnectionGuard(ILogger<Http2ConnectionGuard>
         private readonly ConnectionState _state;
         private readonly GuardedOutput _output;
         private readonly FrameCountingInput _input;
+        private readonly TaskCompletionSource _held = new(TaskCreationOptions.RunContinuationsAsynchronously);
         private TaskCompletionSource? _closing;
         private int _aborting;
 
@@ -167,6 +206,9 @@ internal sealed partial class Http2ConnectionGuard(ILogger<Http2ConnectionGuard>
             _input = new FrameCountingInput(inner.Transport.Input, state);
             Transport = new DuplexPipe(_input, _output);
         }
+
+        /// <summary>Completes when an abort is held (the guard is closing the connection itself).</summary>
+        public Task Held => _held.Task;
 
         /// <summary>Completes once a held abort has flushed, sent its GOAWAY and closed the connection.</summary>
         public Task Closing => Volatile.Read(ref _closing)?.Task ?? Task.CompletedTask;
@@ -209,6 +251,7 @@ internal sealed partial class Http2ConnectionGuard(ILogger<Http2ConnectionGuard>
             _input.Hold();
             var closing = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
             Volatile.Write(ref _closing, closing);
+            _held.TrySetResult();
             _ = CloseAsync(abortReason, closing);
         }
 
