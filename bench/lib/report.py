@@ -152,7 +152,7 @@ def log_check(m, slack):
         return None
     lines, requests, expected = m["log_lines"], m.get("requests") or 0, m["log_expected"]
     where = ", ".join(f"{count} to {label} ({path})" for label, count, path in m["log_files"] if count != "0") or "nowhere"
-    label = f"{m['scenario']}, {m['kind']} {m['round']}"
+    label = f"{m['scenario']}, " + ("warm-up" if m["kind"] == "warmup" else f"round {m['round']}")
     if expected:
         if lines > LOG_RATIO_LIMIT * expected * requests + slack:
             per = f"{lines / requests:.2f}" if requests else "∞"
