@@ -23,12 +23,11 @@ start_nginx origin origin "$ORIGIN_PORT"
 for _ in $(seq 1 50); do curl -s -o /dev/null "http://127.0.0.1:$ORIGIN_PORT/1k.bin" && break; sleep 0.1; done
 
 declare -a NAMES=()
-declare -A DIRS=() ENVS=()
 i=0
 for spec in "$@"; do
   head="${spec%%:*}"; envs=""; [ "$head" != "$spec" ] && envs="${spec#*:}"
   name="${head%%@*}"; dir="$PUBLISH"; [ "$name" != "$head" ] && dir="${head#*@}"
-  NAMES+=("$name"); DIRS[$name]="$dir"; ENVS[$name]="$envs"
+  NAMES+=("$name")
   : > "$RUN/startup.$name.jsonl"
   # shellcheck disable=SC2086,SC2046
   "$PYTHON" "$BENCH_DIR/lib/startup.py" --runs "$STARTS" --cpu "$SERVER_CPU" --name "$name" \

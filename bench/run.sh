@@ -6,8 +6,10 @@
 #
 # Non-interactive and idempotent: installs what is missing (apt), publishes the sidecar (Release)
 # to bench/work/publish, starts every process itself, stops every one of them (by PID) on exit,
-# and writes bench/results/<date>.md, .png and .json (plus latest.md/latest.png).
-# See bench/README.md for what is measured and how.
+# and writes bench/results/<date>.md, .png and .json (plus latest.md/latest.png); a valid run then removes
+# the results of older runs but the previous one (they stay in git history). Prints one progress line per
+# measurement to stdout; exits non-zero, with the results marked INVALID, when a contender wrote more log
+# lines than its access-log line per request. See bench/README.md for what is measured and how.
 set -euo pipefail
 
 BENCH_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -28,19 +30,27 @@ LOAD_CPU="${LOAD_CPU:-0}"           # core for the load generator
 SCENARIOS="${SCENARIOS:-h1-1k h1-64k h1-1k-hit h1-64k-hit h1-json-hit h1-json-br-hit h2-1k h2-1k-hit newconn-1k newfull-1k}"
 NOLOG_VARIANT="${NOLOG_VARIANT:-1}" # 1: also run the sidecar with its access log off in h1-1k
 FLOOR="${FLOOR:-1}"                 # 1: also run the framework floor (bench/floor: Kestrel + YARP, + stock OutputCaching)
-SIDECAR_VARIANT_ENV="${SIDECAR_VARIANT_ENV:-}" # e.g. "DOTNET_TieredPGO=0": adds contender sidecar-variant to proxied scenarios
+# sidecar variants, ";"-separated, each "[name:]VAR=value [VAR=value ...]": each one a contender sidecar-<name>
+# (unnamed: sidecar-variant, or sidecar-variant<N> when there are several) in the proxied scenarios, cache off
+SIDECAR_VARIANT_ENV="${SIDECAR_VARIANT_ENV:-}"
 SKIP_BUILD="${SKIP_BUILD:-0}"
 AOT="${AOT:-1}"                     # 1 (default, what the image ships): the Native AOT build (bench/work/publish-aot); 0: the JIT build
+FLOOR_BUILDS="${FLOOR_BUILDS:-$([ "$AOT" = 1 ] && echo "aot jit" || echo jit)}" # the floor's builds (floor-aot, floor-jit); ÷ floor uses the sidecar's own
+LOG_SLACK="${LOG_SLACK:-256}"       # log lines a measurement may hold beyond 1.05 per request (requests in flight at the end)
+KEEP_RUNS="${KEEP_RUNS:-2}"         # result sets (<date>.md/.json/.png) kept in RESULTS_DIR after a valid run
 PORT_BASE="${PORT_BASE:-18000}"
 PYTHON="${PYTHON:-/usr/bin/python3}"
 
 WORK="$BENCH_DIR/work"
 RUN="${RUN:-$WORK/run}"
-RESULTS_DIR="$BENCH_DIR/results"
+RESULTS_DIR="${RESULTS_DIR:-$BENCH_DIR/results}"
 PUBLISH="$WORK/publish"
 [ "$AOT" = 1 ] && PUBLISH="$WORK/publish-aot"
-FLOOR_PUBLISH="$WORK/publish-floor"
-[ "$AOT" = 1 ] && FLOOR_PUBLISH="$WORK/publish-floor-aot"
+BUILD="$([ "$AOT" = 1 ] && echo aot || echo jit)"
+declare -A FLOOR_PUBLISH=([jit]="$WORK/publish-floor" [aot]="$WORK/publish-floor-aot")
+# what every server writes (stdout, stderr, nginx's logs), counted per measurement: on tmpfs when there is one,
+# so that writing it costs the servers no disk I/O; emptied before each measurement
+CAPTURE="${CAPTURE:-$([ -d /dev/shm ] && [ -w /dev/shm ] && echo "/dev/shm/proxysidecar-bench.$$" || echo "$RUN/capture")}"
 
 ORIGIN_PORT=$((PORT_BASE + 80))
 NGINX_PORT=$((PORT_BASE + 443))
@@ -48,11 +58,11 @@ NGINX_CACHE_PORT=$((PORT_BASE + 444))
 SIDECAR_PORT=$((PORT_BASE + 445))
 SIDECAR_CACHE_PORT=$((PORT_BASE + 446))
 SIDECAR_NOLOG_PORT=$((PORT_BASE + 447))
-SIDECAR_VARIANT_PORT=$((PORT_BASE + 448))
 STARTUP_PORT=$((PORT_BASE + 449))
-FLOOR_PORT=$((PORT_BASE + 450))
-FLOOR_CACHE_PORT=$((PORT_BASE + 451))
-ADMIN_BASE=$((PORT_BASE + 900))
+declare -A FLOOR_PORT=([aot]=$((PORT_BASE + 450)) [jit]=$((PORT_BASE + 452)))
+declare -A FLOOR_CACHE_PORT=([aot]=$((PORT_BASE + 451)) [jit]=$((PORT_BASE + 453)))
+VARIANT_PORT_BASE=$((PORT_BASE + 460))  # + 0 … 9, one per sidecar variant
+ADMIN_BASE=$((PORT_BASE + 900))         # + 0 … 9, and + 10 … 19 for the variants
 
 log() { printf '[bench %s] %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
@@ -70,7 +80,7 @@ stop_pid() {
     kill -0 "$pid" 2>/dev/null || break
     sleep 0.1
   done
-  kill -0 "$pid" 2>/dev/null && kill -KILL "$pid" 2>/dev/null || true
+  if kill -0 "$pid" 2>/dev/null; then kill -KILL "$pid" 2>/dev/null || true; fi
   for child in $children; do kill -KILL "$child" 2>/dev/null || true; done
   wait "$pid" 2>/dev/null || true
 }
@@ -80,7 +90,10 @@ cleanup() {
   for pid in "${STARTED_PIDS[@]}"; do stop_pid "$pid"; done
   STARTED_PIDS=()
 }
-trap cleanup EXIT
+remove_capture() {
+  case "$CAPTURE" in /dev/shm/proxysidecar-bench.*|"$RUN"/capture) rm -rf "$CAPTURE" ;; esac
+}
+trap 'cleanup; remove_capture' EXIT
 trap 'log "failed at line $LINENO: $BASH_COMMAND"' ERR
 trap 'exit 130' INT TERM
 
@@ -141,25 +154,32 @@ publish_sidecar() {
     > "$RUN/logs/publish.log" 2>&1 || { cat "$RUN/logs/publish.log" >&2; die "dotnet publish failed"; }
 }
 
-# the floor is built like the sidecar (JIT, or Native AOT with AOT=1)
+# publish_floor aot|jit: the floor in one build, published like the sidecar in that build
 publish_floor() {
-  local aot=()
-  [ "$AOT" = 1 ] && aot=(-r linux-x64 -p:PublishAot=true)
-  if [ "$SKIP_BUILD" = 1 ] && { [ -f "$FLOOR_PUBLISH/Floor.dll" ] || [ -x "$FLOOR_PUBLISH/Floor" ]; }; then return; fi
-  log "publishing the floor (Release${aot:+, Native AOT}) to $FLOOR_PUBLISH"
-  dotnet publish "$BENCH_DIR/floor/Floor.csproj" -c Release "${aot[@]}" -o "$FLOOR_PUBLISH" -nologo -v quiet \
-    > "$RUN/logs/publish-floor.log" 2>&1 || { cat "$RUN/logs/publish-floor.log" >&2; die "dotnet publish of the floor failed"; }
+  local build="$1" aot=() dir="${FLOOR_PUBLISH[$1]}"
+  [ "$build" = aot ] && aot=(-r linux-x64 -p:PublishAot=true)
+  local published=0
+  case "$build" in
+    aot) [ -x "$dir/Floor" ] && [ ! -f "$dir/Floor.dll" ] && published=1 ;;
+    jit) [ -f "$dir/Floor.dll" ] && published=1 ;;
+    *) die "unknown floor build '$build' in FLOOR_BUILDS (aot, jit)" ;;
+  esac
+  if [ "$SKIP_BUILD" = 1 ] && [ "$published" = 1 ]; then return; fi
+  log "publishing the floor (Release, ${build^^}) to $dir"
+  dotnet publish "$BENCH_DIR/floor/Floor.csproj" -c Release "${aot[@]}" -o "$dir" -nologo -v quiet \
+    > "$RUN/logs/publish-floor-$build.log" 2>&1 || { cat "$RUN/logs/publish-floor-$build.log" >&2; die "dotnet publish of the floor ($build) failed"; }
 }
 
 # nginx.conf for one instance; $1 name, $2 kind (origin|proxy|cache), $3 port
 write_nginx_conf() {
-  local name="$1" kind="$2" port="$3" dir="$RUN/$1"
-  mkdir -p "$dir/logs" "$dir/tmp" "$dir/cache"
+  local name="$1" kind="$2" port="$3" dir="$RUN/$1" logs="$CAPTURE"
+  [ "$kind" = origin ] && logs="$dir/logs"
+  mkdir -p "$dir/logs" "$dir/tmp" "$dir/cache" "$CAPTURE"
   local common="
 worker_processes 1;
 user root;
 pid $dir/nginx.pid;
-error_log $dir/logs/error.log warn;
+error_log $logs/$name.error.log warn;
 events { worker_connections 4096; }
 "
   local http_common="
@@ -198,7 +218,7 @@ EOF
 $common
 http {
   $http_common
-  access_log /dev/null combined;
+  access_log $logs/$name.access.log combined;
   $cache_zone
   upstream origin { server 127.0.0.1:$ORIGIN_PORT; keepalive 64; keepalive_requests 1000000; }
   server {
@@ -227,16 +247,24 @@ EOF
 
 # ---------------------------------------------------------------- servers
 declare -A PORT=() PIDS=()
+# per server: the files it writes to ("label:path ..."), and the log lines it should write per request (1: its
+# access log; 0: none); measure() counts those lines, progress.py checks them (the log check)
+declare -A LOG_FILES=() LOG_EXPECTED=()
 
 start_nginx() { # name kind port
   write_nginx_conf "$1" "$2" "$3"
   nginx -t -q -p "$RUN/$1" -c "$RUN/$1/nginx.conf" 2>&1 | grep -v "^$" >&2 && die "nginx config of $1 is invalid"
+  # >>: opened with O_APPEND, so that emptying the file between measurements leaves no hole
   taskset -c "$SERVER_CPU" nginx -p "$RUN/$1" -c "$RUN/$1/nginx.conf" -g 'daemon off;' \
-    > "$RUN/logs/$1.out" 2>&1 &
+    >> "$CAPTURE/$1.out" 2>&1 &
   local pid=$!
   STARTED_PIDS+=("$pid")
   PIDS[$1]="$pid"
   PORT[$1]="$3"
+  if [ "$2" != origin ]; then
+    LOG_FILES[$1]="access.log:$CAPTURE/$1.access.log error.log:$CAPTURE/$1.error.log stdout+stderr:$CAPTURE/$1.out"
+    LOG_EXPECTED[$1]=1
+  fi
 }
 
 # sidecar_env name port adminport [extra VAR=value ...]: the environment for one sidecar instance
@@ -262,22 +290,45 @@ sidecar_cmd() {
 start_sidecar() { # name port adminport [VAR=value ...]; SIDECAR_DIR overrides the published directory
   local name="$1" port="$2" admin="$3" dir="${SIDECAR_DIR:-$PUBLISH}"
   shift 3
-  # stdout (the JSON console log, access log included) is discarded like nginx's access_log /dev/null;
-  # stderr keeps start-up failures.
+  mkdir -p "$CAPTURE"
+  # stdout (the JSON console log, access log included) and stderr go to files on tmpfs, like nginx's logs,
+  # opened with O_APPEND (>>) so that measure() can empty them between measurements and count the lines.
   # shellcheck disable=SC2046
   (cd "$dir" && exec env $(sidecar_env "$name" "$port" "$admin" "$@") \
-    taskset -c "$SERVER_CPU" $(sidecar_cmd "$dir") > /dev/null 2> "$RUN/logs/$name.err") &
+    taskset -c "$SERVER_CPU" $(sidecar_cmd "$dir") >> "$CAPTURE/$name.stdout" 2>> "$CAPTURE/$name.stderr") &
   local pid=$!
   STARTED_PIDS+=("$pid")
   PIDS[$name]="$pid"
   PORT[$name]="$port"
+  LOG_FILES[$name]="stdout:$CAPTURE/$name.stdout stderr:$CAPTURE/$name.stderr"
+  # the floor logs nothing; the sidecar one access-log line per request unless it is turned off
+  LOG_EXPECTED[$name]=1
+  case "$(sidecar_cmd "$dir") $*" in
+    *Floor*|*Sidecar__AccessLog__Enabled=[Ff]alse*|*LogLevel__ProxySidecar.AccessLog=[WwEeCcNn]*) LOG_EXPECTED[$name]=0 ;;
+  esac
+}
+
+empty_logs() { # name: empties the files the server writes to
+  local entry
+  for entry in ${LOG_FILES[$1]:-}; do : > "${entry#*:}"; done
+}
+
+count_logs() { # name -> "lines<TAB>label:lines:path,...<TAB>expected lines per request" (empty fields: not counted)
+  local entry n total=0 detail=""
+  [ -n "${LOG_FILES[$1]:-}" ] || { printf '\t\t'; return; }
+  for entry in ${LOG_FILES[$1]}; do
+    n="$(wc -l < "${entry#*:}" 2>/dev/null || echo 0)"
+    total=$((total + n))
+    detail="$detail${detail:+,}${entry%%:*}:$n:${entry#*:}"
+  done
+  printf '%s\t%s\t%s' "$total" "$detail" "${LOG_EXPECTED[$1]:-1}"
 }
 
 wait_https() { # name path
   local url="https://127.0.0.1:${PORT[$1]}$2"
   for _ in $(seq 1 300); do
     if [ "$(curl -sk -o /dev/null -w '%{http_code}' --max-time 2 "$url" 2>/dev/null)" = 200 ]; then return 0; fi
-    kill -0 "${PIDS[$1]}" 2>/dev/null || { cat "$RUN/logs/$1".* >&2 2>/dev/null || true; die "$1 exited during start-up"; }
+    kill -0 "${PIDS[$1]}" 2>/dev/null || { cat "$CAPTURE/$1".* >&2 2>/dev/null || true; die "$1 exited during start-up"; }
     sleep 0.1
   done
   die "$1 did not answer 200 on $url within 30 s"
@@ -286,7 +337,7 @@ wait_https() { # name path
 # every PID of a server: the process and its children (nginx workers)
 server_pids() {
   local pid="${PIDS[$1]}"
-  echo "$pid" $(pgrep -P "$pid" 2>/dev/null || true)
+  echo "$pid" "$(pgrep -P "$pid" 2>/dev/null | xargs)"
 }
 
 cpu_ticks() { # name -> utime+stime of the server's processes, in clock ticks
@@ -315,30 +366,65 @@ origin_requests() {
 # ---------------------------------------------------------------- load
 scenario_path() { case "$1" in *json*) echo /64k.json ;; *64k*) echo /64k.bin ;; *) echo /1k.bin ;; esac; }
 
+# the contenders of a scenario, in the order they are measured in every round: the baseline (nginx) first,
+# then the floors, then the sidecar and its variants, so that each progress line can give its ratios
 scenario_contenders() {
+  local c build
   case "$1" in
-    *-br-hit) echo "sidecar-cache nginx-cache" ;;
+    *-br-hit) echo "nginx-cache sidecar-cache" ;;
     *-hit)
-      local c="sidecar-cache nginx-cache"
-      [ "$FLOOR" = 1 ] && c="$c floor-cache"
-      echo "$c" ;;
-    new*) echo "sidecar nginx" ;;
-    h1-1k)
-      local c="sidecar nginx"
-      [ "$FLOOR" = 1 ] && c="$c floor"
-      [ "$NOLOG_VARIANT" = 1 ] && c="$c sidecar-nolog"
-      [ -n "$SIDECAR_VARIANT_ENV" ] && c="$c sidecar-variant"
-      echo "$c" ;;
+      c="nginx-cache"
+      if [ "$FLOOR" = 1 ]; then for build in $FLOOR_BUILDS; do c="$c floor-$build-cache"; done; fi
+      echo "$c sidecar-cache" ;;
+    new*) echo "nginx sidecar" ;;
     *)
-      local c="sidecar nginx"
-      [ "$FLOOR" = 1 ] && c="$c floor"
-      [ -n "$SIDECAR_VARIANT_ENV" ] && c="$c sidecar-variant"
-      echo "$c" ;;
+      c="nginx"
+      if [ "$FLOOR" = 1 ]; then for build in $FLOOR_BUILDS; do c="$c floor-$build"; done; fi
+      c="$c sidecar"
+      [ "$1" = h1-1k ] && [ "$NOLOG_VARIANT" = 1 ] && c="$c sidecar-nolog"
+      echo "$c ${VARIANT_NAMES[*]}" ;;
   esac
 }
 
+# SIDECAR_VARIANT_ENV -> VARIANT_NAMES (contenders) and VARIANT_ENV[name] (their variables)
+declare -a VARIANT_NAMES=()
+declare -A VARIANT_ENV=()
+parse_variants() {
+  local specs spec name envs i=0
+  IFS=';' read -ra specs <<< "$SIDECAR_VARIANT_ENV"
+  local count=0
+  for spec in "${specs[@]}"; do [ -n "${spec//[[:space:]]/}" ] && count=$((count + 1)); done
+  [ "$count" -le 10 ] || die "SIDECAR_VARIANT_ENV: at most 10 variants"
+  for spec in "${specs[@]}"; do
+    spec="$(echo "$spec" | sed 's/^[[:space:]]*//; s/[[:space:]]*$//')"
+    [ -n "$spec" ] || continue
+    i=$((i + 1))
+    name="" envs="$spec"
+    if [[ "$spec" =~ ^([A-Za-z0-9_.-]+):(.*)$ ]]; then name="${BASH_REMATCH[1]}"; envs="${BASH_REMATCH[2]}"; fi
+    if [ -z "$name" ]; then name="variant"; [ "$count" -gt 1 ] && name="variant$i"; fi
+    name="sidecar-$name"
+    case "$name" in sidecar-nolog|sidecar-cache|*-cache) die "SIDECAR_VARIANT_ENV: the name ${name#sidecar-} is taken; choose another" ;; esac
+    [ -z "${VARIANT_ENV[$name]+set}" ] || die "SIDECAR_VARIANT_ENV: two variants named ${name#sidecar-}"
+    [ -n "$envs" ] || die "SIDECAR_VARIANT_ENV: variant ${name#sidecar-} sets no variable"
+    local var
+    for var in $envs; do
+      [[ "$var" == *=* ]] || die "SIDECAR_VARIANT_ENV: '$var' in variant ${name#sidecar-} is not VAR=value"
+      # the Native AOT build has no JIT: settings of the JIT and its tiers do nothing there
+      if [ "$AOT" = 1 ]; then
+        case "$var" in
+          DOTNET_TieredPGO=*|DOTNET_TieredCompilation=*|DOTNET_TC_*|DOTNET_ReadyToRun=*|DOTNET_OSR_*|DOTNET_JitStdOutFile=*)
+            die "SIDECAR_VARIANT_ENV: ${var%%=*} does nothing in the Native AOT build (no JIT); run this A/B with AOT=0" ;;
+        esac
+      fi
+    done
+    VARIANT_NAMES+=("$name")
+    VARIANT_ENV[$name]="$envs"
+  done
+}
+
 run_load() { # scenario contender seconds outfile
-  local url="https://127.0.0.1:${PORT[$2]}$(scenario_path "$1")"
+  local url
+  url="https://127.0.0.1:${PORT[$2]}$(scenario_path "$1")"
   case "$1" in
     h1-*-br-*) taskset -c "$LOAD_CPU" wrk -t1 -c"$CONNS" -d"${3}s" --latency -H "Accept-Encoding: br, gzip" "$url" > "$4" 2>&1 ;;
     h1-*) taskset -c "$LOAD_CPU" wrk -t1 -c"$CONNS" -d"${3}s" --latency "$url" > "$4" 2>&1 ;;
@@ -358,15 +444,26 @@ run_load() { # scenario contender seconds outfile
   esac
 }
 
+LOG_CHECK_FAILED=0
+
 measure() { # scenario contender round seconds kind(round|warmup)
   local out="$RUN/raw/$1.$2.$5$3.txt"
   local cpu0 cpu1 o0 o1 t0 t1
-  local load_cpu
+  local load_cpu logs rc=0
+  empty_logs "$2"
   o0="$(origin_requests)"; cpu0="$(cpu_ticks "$2")"; t0="$(date +%s%N)"
   # user + system seconds of the load generator, to tell when it, not the server, was the limit
   load_cpu="$( { TIMEFORMAT='%U %S'; time run_load "$1" "$2" "$4" "$out" || true; } 2>&1 | awk '{print $1 + $2}')"
   t1="$(date +%s%N)"; cpu1="$(cpu_ticks "$2")"; o1="$(origin_requests)"
-  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$5" "$1" "$2" "$3" "$((cpu1 - cpu0))" "$((o1 - o0))" "$(( (t1 - t0) / 1000000 ))" "$out" "$load_cpu" >> "$RUN/measurements.tsv"
+  logs="$(count_logs "$2")"
+  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$5" "$1" "$2" "$3" "$((cpu1 - cpu0))" "$((o1 - o0))" "$(( (t1 - t0) / 1000000 ))" "$out" "$load_cpu" "$logs" >> "$RUN/measurements.tsv"
+  # the progress line (stdout) and the log check (exit code 3 and an error on stderr)
+  "$PYTHON" "$BENCH_DIR/lib/progress.py" "$RUN" "$ROUNDS" "$BUILD" "$LOG_SLACK" || rc=$?
+  case "$rc" in
+    0) ;;
+    3) LOG_CHECK_FAILED=1 ;;
+    *) log "progress.py failed ($rc) on the last line of $RUN/measurements.tsv" ;;
+  esac
 }
 
 # every port this run listens on must be free (another run, or another service, would skew the figures)
@@ -379,14 +476,60 @@ check_ports() {
   done
 }
 
+# the start banner: what will be measured and about how long it takes (builds apart)
+banner() {
+  local contenders="$1" scenario n per_round=0 measurements startup seconds builds=""
+  for scenario in $SCENARIOS; do
+    n="$(scenario_contenders "$scenario" | wc -w)"
+    per_round=$((per_round + n))
+  done
+  measurements=$((per_round * ROUNDS))
+  startup=$((STARTS * ($([ "$AOT" = 1 ] && echo 3 || echo 4) + 3)))
+  # ~1 s per measurement for the tools, the counters and the progress line; ~15 s to start the contenders
+  seconds=$((startup + 15 + $(echo "$contenders" | wc -w) * (WARMUP + 1) + per_round * WARMUP_EACH + measurements * (DURATION + 1) + 10))
+  if [ "$SKIP_BUILD" != 1 ]; then
+    builds=" + publishing the sidecar$([ "$FLOOR" = 1 ] && echo " and the floor ($FLOOR_BUILDS)") (2–5 min per Native AOT compile)"
+  fi
+  printf 'bench: %s build, %s scenarios, %s contenders (%s), %s measurements of %s s, %s round(s); planned ~%s min%s\n' \
+    "${BUILD^^}" "$(echo "$SCENARIOS" | wc -w)" "$(echo "$contenders" | wc -w)" "$(echo "$contenders" | xargs)" \
+    "$measurements" "$DURATION" "$ROUNDS" "$(( (seconds + 59) / 60 ))" "$builds"
+}
+
+prune_results() { # keeps the newest KEEP_RUNS result sets (<stamp>.md/.json/.png) in RESULTS_DIR
+  local stamps=() file stamp old
+  for file in "$RESULTS_DIR"/[0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9]-[0-9][0-9][0-9][0-9][0-9][0-9].*; do
+    [ -e "$file" ] || continue
+    stamp="$(basename "$file")"
+    stamps+=("${stamp%%.*}")
+  done
+  [ "${#stamps[@]}" -gt 0 ] || return 0
+  for old in $(printf '%s\n' "${stamps[@]}" | sort -u | head -n -"$KEEP_RUNS"); do
+    rm -f "$RESULTS_DIR/$old".md "$RESULTS_DIR/$old".json "$RESULTS_DIR/$old".png
+    log "removed the results of run $old from $RESULTS_DIR (older runs stay in git history)"
+  done
+}
+
 # ---------------------------------------------------------------- main
 main() {
+  parse_variants
+  local build contenders_planned="nginx nginx-cache sidecar sidecar-cache"
+  [ "$NOLOG_VARIANT" = 1 ] && contenders_planned="$contenders_planned sidecar-nolog"
+  if [ "$FLOOR" = 1 ]; then
+    for build in $FLOOR_BUILDS; do contenders_planned="$contenders_planned floor-$build floor-$build-cache"; done
+  fi
+  contenders_planned="$contenders_planned ${VARIANT_NAMES[*]}"
+  banner "$contenders_planned"
+
+  # shellcheck disable=SC2046
   check_ports "$ORIGIN_PORT" "$NGINX_PORT" "$NGINX_CACHE_PORT" "$SIDECAR_PORT" "$SIDECAR_CACHE_PORT" \
-    "$SIDECAR_NOLOG_PORT" "$SIDECAR_VARIANT_PORT" "$STARTUP_PORT" "$FLOOR_PORT" "$FLOOR_CACHE_PORT" $(seq "$ADMIN_BASE" "$((ADMIN_BASE + 9))")
+    "$SIDECAR_NOLOG_PORT" "$STARTUP_PORT" "${FLOOR_PORT[@]}" "${FLOOR_CACHE_PORT[@]}" \
+    $(seq "$VARIANT_PORT_BASE" "$((VARIANT_PORT_BASE + 9))") $(seq "$ADMIN_BASE" "$((ADMIN_BASE + 19))")
   ensure_tools
   prepare_files
   publish_sidecar
-  [ "$FLOOR" = 1 ] && publish_floor
+  if [ "$FLOOR" = 1 ]; then
+    for build in $FLOOR_BUILDS; do publish_floor "$build"; done
+  fi
   local started_at
   started_at="$(date -u +%Y-%m-%dT%H:%M:%SZ)"
 
@@ -395,6 +538,7 @@ main() {
   [ "$(curl -s "http://127.0.0.1:$ORIGIN_PORT/1k.bin" | wc -c)" = 1024 ] || die "the origin does not serve /1k.bin"
 
   log "start-up time and idle memory, $STARTS starts each"
+  # shellcheck disable=SC2046
   "$PYTHON" "$BENCH_DIR/lib/startup.py" --runs "$STARTS" --cpu "$SERVER_CPU" --name sidecar \
     --url "https://127.0.0.1:$STARTUP_PORT/1k.bin" --cwd "$PUBLISH" \
     --env "$(sidecar_env startup "$STARTUP_PORT" "$((ADMIN_BASE + 9))")" -- $(sidecar_cmd "$PUBLISH") \
@@ -413,12 +557,20 @@ main() {
   [ "$NOLOG_VARIANT" = 1 ] && start_sidecar sidecar-nolog "$SIDECAR_NOLOG_PORT" "$((ADMIN_BASE + 7))" \
     Sidecar__Cache__Enabled=false Sidecar__AccessLog__Enabled=false
   if [ "$FLOOR" = 1 ]; then
-    SIDECAR_DIR="$FLOOR_PUBLISH" start_sidecar floor "$FLOOR_PORT" 0 Sidecar__Cache__Enabled=false
-    SIDECAR_DIR="$FLOOR_PUBLISH" start_sidecar floor-cache "$FLOOR_CACHE_PORT" 0 Sidecar__Cache__Enabled=true
+    for build in $FLOOR_BUILDS; do
+      SIDECAR_DIR="${FLOOR_PUBLISH[$build]}" start_sidecar "floor-$build" "${FLOOR_PORT[$build]}" 0 Sidecar__Cache__Enabled=false
+      SIDECAR_DIR="${FLOOR_PUBLISH[$build]}" start_sidecar "floor-$build-cache" "${FLOOR_CACHE_PORT[$build]}" 0 Sidecar__Cache__Enabled=true
+    done
   fi
-  # shellcheck disable=SC2086
-  [ -n "$SIDECAR_VARIANT_ENV" ] && start_sidecar sidecar-variant "$SIDECAR_VARIANT_PORT" "$((ADMIN_BASE + 8))" \
-    Sidecar__Cache__Enabled=false $SIDECAR_VARIANT_ENV
+  local i=0 variant
+  : > "$RUN/contenders.tsv"
+  for variant in "${VARIANT_NAMES[@]}"; do
+    # shellcheck disable=SC2086
+    start_sidecar "$variant" "$((VARIANT_PORT_BASE + i))" "$((ADMIN_BASE + 10 + i))" \
+      Sidecar__Cache__Enabled=false ${VARIANT_ENV[$variant]}
+    printf '%s\tsidecar with %s\n' "$variant" "${VARIANT_ENV[$variant]}" >> "$RUN/contenders.tsv"
+    i=$((i + 1))
+  done
   local name contenders=""
   for name in "${!PIDS[@]}"; do
     [ "$name" = origin ] && continue
@@ -457,20 +609,30 @@ main() {
   done
 
   for name in $contenders; do
-    printf 'peak\t%s\t%s\n' "$name" "$(mem_kb "$name" VmHWM)" >> "$RUN/memory.tsv"
-    printf 'end\t%s\t%s\n' "$name" "$(mem_kb "$name" VmRSS)" >> "$RUN/memory.tsv"
-    printf 'end_anon\t%s\t%s\n' "$name" "$(mem_kb "$name" RssAnon)" >> "$RUN/memory.tsv"
+    {
+      printf 'peak\t%s\t%s\n' "$name" "$(mem_kb "$name" VmHWM)"
+      printf 'end\t%s\t%s\n' "$name" "$(mem_kb "$name" VmRSS)"
+      printf 'end_anon\t%s\t%s\n' "$name" "$(mem_kb "$name" RssAnon)"
+    } >> "$RUN/memory.tsv"
   done
   cleanup
 
-  local stamp
+  local stamp rc=0
   stamp="$(date -u +%Y%m%d-%H%M%S)"
+  mkdir -p "$RESULTS_DIR"
   "$PYTHON" "$BENCH_DIR/lib/report.py" --run "$RUN" --out "$RESULTS_DIR/$stamp" \
-    --started "$started_at" --repo "$REPO_DIR" \
-    --settings "DURATION=$DURATION ROUNDS=$ROUNDS WARMUP=$WARMUP WARMUP_EACH=$WARMUP_EACH CONNS=$CONNS H2_CLIENTS=$H2_CLIENTS H2_STREAMS=$H2_STREAMS NEWCONN_CONNS=$NEWCONN_CONNS SERVER_CPU=$SERVER_CPU LOAD_CPU=$LOAD_CPU AOT=$AOT FLOOR=$FLOOR${SIDECAR_VARIANT_ENV:+ SIDECAR_VARIANT_ENV=\"$SIDECAR_VARIANT_ENV\"}"
-  cp "$RESULTS_DIR/$stamp.md" "$RESULTS_DIR/latest.md"
-  [ -f "$RESULTS_DIR/$stamp.png" ] && cp "$RESULTS_DIR/$stamp.png" "$RESULTS_DIR/latest.png"
+    --started "$started_at" --repo "$REPO_DIR" --build "$BUILD" --log-slack "$LOG_SLACK" \
+    --settings "DURATION=$DURATION ROUNDS=$ROUNDS WARMUP=$WARMUP WARMUP_EACH=$WARMUP_EACH CONNS=$CONNS H2_CLIENTS=$H2_CLIENTS H2_STREAMS=$H2_STREAMS NEWCONN_CONNS=$NEWCONN_CONNS SERVER_CPU=$SERVER_CPU LOAD_CPU=$LOAD_CPU AOT=$AOT FLOOR=$FLOOR$([ "$FLOOR" = 1 ] && echo " FLOOR_BUILDS=\"$FLOOR_BUILDS\"")${SIDECAR_VARIANT_ENV:+ SIDECAR_VARIANT_ENV=\"$SIDECAR_VARIANT_ENV\"}" \
+    || rc=$?
+  [ "$rc" = 0 ] || [ "$rc" = 3 ] || die "report.py failed ($rc)"
   cat "$RESULTS_DIR/$stamp.md"
+  if [ "$rc" = 3 ] || [ "$LOG_CHECK_FAILED" = 1 ]; then
+    log "ERROR: INVALID run: a contender wrote more log lines than its access-log line per request (the list is at the top of $RESULTS_DIR/$stamp.md; the first lines in $RUN/logs/excess.*); latest.md not updated, no results removed"
+    exit 2
+  fi
+  cp "$RESULTS_DIR/$stamp.md" "$RESULTS_DIR/latest.md"
+  if [ -f "$RESULTS_DIR/$stamp.png" ]; then cp "$RESULTS_DIR/$stamp.png" "$RESULTS_DIR/latest.png"; fi
+  prune_results
   log "written: $RESULTS_DIR/$stamp.md"
 }
 

@@ -15,7 +15,7 @@ def main():
     rounds, warm = defaultdict(list), {}
     with open(os.path.join(run, "measurements.tsv"), encoding="utf-8") as f:
         for line in f:
-            kind, scenario, name, _r, ticks, _origin, wall_ms, path, _load = line.rstrip("\n").split("\t")
+            kind, scenario, name, _r, ticks, _origin, wall_ms, path, _load = line.rstrip("\n").split("\t")[:9]
             m = parse(scenario, path, int(wall_ms))
             req = m.get("requests") or 0
             m["cpu"] = int(ticks) * 1e6 / CLK_TCK / req if req else None

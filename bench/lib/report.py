@@ -7,6 +7,7 @@ import platform
 import re
 import statistics
 import subprocess
+import sys
 from collections import defaultdict
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
@@ -24,23 +25,45 @@ SCENARIOS = {
     "newfull-1k": "new TLS connection per request, full handshake (openssl s_time -new), 1 KiB, proxied",
 }
 
-# which nginx each sidecar contender is compared with
-BASELINE = {"sidecar": "nginx", "sidecar-nolog": "nginx", "sidecar-variant": "nginx", "sidecar-cache": "nginx-cache",
-            "floor": "nginx", "floor-cache": "nginx-cache"}
-
-# which floor (the framework stack alone, bench/floor) each sidecar contender is compared with
-FLOOR = {"sidecar": "floor", "sidecar-nolog": "floor", "sidecar-variant": "floor", "sidecar-cache": "floor-cache"}
+BUILD_NAME = {"aot": "Native AOT", "jit": "JIT"}
 
 CONTENDER_NOTE = {
     "sidecar": "sidecar, default settings (access log on)",
     "sidecar-nolog": "sidecar, access log off",
-    "sidecar-variant": "sidecar with SIDECAR_VARIANT_ENV",
     "sidecar-cache": "sidecar, cache on",
     "nginx": "nginx proxy_pass",
     "nginx-cache": "nginx proxy_cache",
-    "floor": "floor: Kestrel + YARP alone",
-    "floor-cache": "floor: Kestrel + YARP + stock OutputCaching",
 }
+for _build, _name in BUILD_NAME.items():
+    CONTENDER_NOTE[f"floor-{_build}"] = f"floor ({_name}): Kestrel + YARP alone"
+    CONTENDER_NOTE[f"floor-{_build}-cache"] = f"floor ({_name}): Kestrel + YARP + stock OutputCaching"
+
+
+def load_contender_notes(run):
+    """Adds the sidecar variants of this run (contenders.tsv: name, description) to CONTENDER_NOTE."""
+    try:
+        with open(os.path.join(run, "contenders.tsv"), encoding="utf-8") as f:
+            for line in f:
+                name, _, note = line.rstrip("\n").partition("\t")
+                if name:
+                    CONTENDER_NOTE[name] = note
+    except OSError:
+        pass
+
+
+def baseline(contender):
+    """The nginx a contender is compared with: proxy_cache for the cache contenders, proxy_pass otherwise."""
+    if contender.startswith("nginx"):
+        return None
+    return "nginx-cache" if contender.endswith("-cache") else "nginx"
+
+
+def floor_of(contender, build):
+    """The floor (bench/floor) of the same build a sidecar contender is compared with."""
+    if not contender.startswith("sidecar") or not build:
+        return None
+    return f"floor-{build}-cache" if contender.endswith("-cache") else f"floor-{build}"
+
 
 UNIT = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0}
 
@@ -97,6 +120,50 @@ def parse(scenario, path, wall_ms):
     return parse_h2load(text, path + ".log") if scenario.startswith("h2-") else parse_wrk(text)
 
 
+# The log check: a contender writes at most its access-log line per request. Lines past that (framework
+# logs at Information, a warning per request) cost CPU per request and would make its figures meaningless.
+LOG_RATIO_LIMIT = 1.05
+
+
+def parse_row(line):
+    """One line of measurements.tsv -> a dict with the parsed load-generator figures and the log counts."""
+    fields = line.rstrip("\n").split("\t")
+    kind, scenario, contender, rnd, ticks, origin, wall_ms, path, load_cpu = fields[:9]
+    lines_total, lines_detail, expected = (fields[9:12] + ["", "", ""])[:3] if len(fields) > 9 else ("", "", "")
+    m = parse(scenario, path, int(wall_ms))
+    requests = m.get("requests") or 0
+    if not requests:
+        m = {"errors": m.get("errors", 0), "socket_errors": m.get("socket_errors", 0), "empty": True}
+    m.update(kind=kind, scenario=scenario, contender=contender, round=int(rnd), path=path)
+    m["cpu_us_per_req"] = int(ticks) * 1e6 / CLK_TCK / requests if requests else None
+    m["origin_share"] = int(origin) / requests if requests else None
+    m["wall_ms"] = int(wall_ms)
+    m["load_busy"] = float(load_cpu or 0) * 1000 / int(wall_ms) if int(wall_ms) else None
+    if lines_total != "":
+        m["log_lines"] = int(lines_total)
+        m["log_files"] = [part.split(":", 2) for part in lines_detail.split(",") if part]  # [label, count, path]
+        m["log_expected"] = int(expected or 0)
+    return m
+
+
+def log_check(m, slack):
+    """None when the contender wrote no more than expected, else a one-line explanation."""
+    if "log_lines" not in m:
+        return None
+    lines, requests, expected = m["log_lines"], m.get("requests") or 0, m["log_expected"]
+    where = ", ".join(f"{count} to {label} ({path})" for label, count, path in m["log_files"] if count != "0") or "nowhere"
+    label = f"{m['scenario']}, " + ("warm-up" if m["kind"] == "warmup" else f"round {m['round']}")
+    if expected:
+        if lines > LOG_RATIO_LIMIT * expected * requests + slack:
+            per = f"{lines / requests:.2f}" if requests else "∞"
+            return (f"{m['contender']} wrote {per} log lines per request ({lines:,} lines for {requests:,} requests; "
+                    f"allowed: {expected} + 5 %) in {label}: {where}")
+    elif lines > slack:
+        return (f"{m['contender']} has no log to write but wrote {lines:,} lines ({requests:,} requests; "
+                f"allowed: {slack}) in {label}: {where}")
+    return None
+
+
 def median(values):
     values = [v for v in values if v is not None]
     return statistics.median(values) if values else None
@@ -140,25 +207,23 @@ def main():
     parser.add_argument("--started", required=True)
     parser.add_argument("--repo", required=True)
     parser.add_argument("--settings", default="")
+    parser.add_argument("--build", default="", help="aot or jit: the sidecar's build, whose floor ÷ floor uses")
+    parser.add_argument("--log-slack", type=int, default=256, help="log lines allowed on top of the per-request limit")
     args = parser.parse_args()
 
+    load_contender_notes(args.run)
     rounds = defaultdict(list)
     warmups = {}
+    log_failures = []
     with open(os.path.join(args.run, "measurements.tsv"), encoding="utf-8") as f:
         for line in f:
-            kind, scenario, contender, _round, ticks, origin, wall_ms, path, load_cpu = line.rstrip("\n").split("\t")
-            m = parse(scenario, path, int(wall_ms))
-            requests = m.get("requests") or 0
-            if not requests:
-                m = {"errors": m.get("errors", 0), "socket_errors": m.get("socket_errors", 0), "empty": True}
-            m["cpu_us_per_req"] = int(ticks) * 1e6 / CLK_TCK / requests if requests else None
-            m["origin_share"] = int(origin) / requests if requests else None
-            m["wall_ms"] = int(wall_ms)
-            m["load_busy"] = float(load_cpu or 0) * 1000 / int(wall_ms) if int(wall_ms) else None
-            if kind == "warmup":
-                warmups[contender] = m
+            m = parse_row(line)
+            if failure := log_check(m, args.log_slack):
+                log_failures.append(failure)
+            if m["kind"] == "warmup":
+                warmups[m["contender"]] = m
             else:
-                rounds[(scenario, contender)].append(m)
+                rounds[(m["scenario"], m["contender"])].append(m)
 
     summary = {}
     for key, ms in rounds.items():
@@ -172,6 +237,8 @@ def main():
             "errors": sum(m.get("errors", 0) + m.get("socket_errors", 0) for m in ms),
             "empty": sum(1 for m in ms if m.get("empty")),
             "load_busy": median([m.get("load_busy") for m in ms]),
+            "log_lines_per_req": (sum(m["log_lines"] for m in ms) / sum(m.get("requests") or 0 for m in ms)
+                                  if all("log_lines" in m for m in ms) and sum(m.get("requests") or 0 for m in ms) else None),
         }
 
     memory = defaultdict(dict)
@@ -186,9 +253,21 @@ def main():
             startup[record["server"]].append(record)
 
     info = machine(args.repo)
+    floors = sorted({k[1] for k in summary if k[1].startswith("floor-")})
+    floor_text = ""
+    if args.build and floors:
+        floor_text = (f"  ÷ floor uses the floor of the sidecar's own build ({BUILD_NAME.get(args.build, args.build)}: "
+                      f"floor-{args.build}, floor-{args.build}-cache for the cache hits); floors measured: {', '.join(floors)}.")
     lines = [
-        f"# ProxySidecar vs nginx — {args.started}",
+        f"# {'INVALID: ' if log_failures else ''}ProxySidecar vs nginx — {args.started}",
         "",
+    ]
+    if log_failures:
+        lines += ["**INVALID: a contender wrote more log lines than its access-log line per request, so its figures "
+                  "include that logging** (the log check, bench/README.md):", ""]
+        lines += [f"- {failure}" for failure in log_failures]
+        lines.append("")
+    lines += [
         f"- Machine: {info['nproc']} cores, {info['cpu']}, kernel {info['kernel']}, {info['os']}",
         f"- Sidecar commit {info['commit']}, .NET SDK {info['dotnet']}; nginx {info['nginx']}; {info['wrk']}; {info['h2load']}",
         f"- Settings: {args.settings}",
@@ -198,9 +277,15 @@ def main():
         "- The floor (bench/floor) is Kestrel + YARP with the same certificate and runtime settings and nothing of the",
         "  sidecar's own (no RFC 9111 logic, logging, telemetry or admin listener); with the cache, stock OutputCaching",
         "  storing every GET for 60 s. ÷ floor = sidecar req/s ÷ floor req/s: what the sidecar's own work costs.",
+    ]
+    if floor_text:
+        lines.append(floor_text)
+    lines += [
+        "- log lines/req: lines the server wrote (stdout, stderr, nginx's access and error logs) per request served;",
+        "  1 is the access log, 0 for a contender without one.",
         "",
-        "| scenario | contender | req/s | p50 ms | p99 ms | server CPU µs/req | ratio | ÷ floor | req/s per round | notes |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---|---|",
+        "| scenario | contender | req/s | p50 ms | p99 ms | server CPU µs/req | ratio | ÷ floor | log lines/req | req/s per round | notes |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---|---|",
     ]
     ratios = []
     scenario_order = [s for s in SCENARIOS if any(k[0] == s for k in summary)]
@@ -210,12 +295,12 @@ def main():
         for contender in contenders:
             s = summary[(scenario, contender)]
             ratio = None
-            base = summary.get((scenario, BASELINE.get(contender, "")))
+            base = summary.get((scenario, baseline(contender)))
             if base and base["rps"] and s["rps"]:
                 ratio = s["rps"] / base["rps"]
                 ratios.append((scenario, contender, ratio))
             of_floor = None
-            floor = summary.get((scenario, FLOOR.get(contender, "")))
+            floor = summary.get((scenario, floor_of(contender, args.build)))
             if floor and floor["rps"] and s["rps"]:
                 of_floor = s["rps"] / floor["rps"]
             notes = []
@@ -232,7 +317,7 @@ def main():
             lines.append(
                 f"| {SCENARIOS[scenario]} | {CONTENDER_NOTE.get(contender, contender)} | {fmt(s['rps'])} | "
                 f"{fmt(s['p50'], 2)} | {fmt(s['p99'], 2)} | {fmt(s['cpu_us_per_req'], 1)} | "
-                f"{fmt(ratio, 2)} | {fmt(of_floor, 2)} | {rounds_text} | {'; '.join(notes)} |")
+                f"{fmt(ratio, 2)} | {fmt(of_floor, 2)} | {fmt(s['log_lines_per_req'], 2)} | {rounds_text} | {'; '.join(notes)} |")
     if warmups:
         lines += ["", "First seconds under load (cold process, keep-alive 1 KiB; the cache contenders on hits):", "",
                   "| contender | req/s | server CPU µs/req |", "|---|---:|---:|"]
@@ -260,7 +345,8 @@ def main():
     with open(args.out + ".md", "w", encoding="utf-8") as f:
         f.write("\n".join(lines))
     with open(args.out + ".json", "w", encoding="utf-8") as f:
-        json.dump({"machine": info, "settings": args.settings, "started": args.started,
+        json.dump({"machine": info, "settings": args.settings, "started": args.started, "build": args.build,
+                   "invalid": bool(log_failures), "log_check": log_failures,
                    "summary": {f"{k[0]}|{k[1]}": v for k, v in summary.items()},
                    "warmup": warmups, "memory": memory, "startup": startup}, f, indent=1)
 
@@ -270,10 +356,10 @@ def main():
         import matplotlib.pyplot as plt
     except ImportError:
         print("matplotlib is missing: no chart written")
-        return
+        return 3 if log_failures else 0
     if not ratios:
-        return
-    labels = [f"{SCENARIOS[s]}\n({CONTENDER_NOTE[c]})" if c not in ("sidecar", "sidecar-cache") else SCENARIOS[s]
+        return 3 if log_failures else 0
+    labels = [f"{SCENARIOS[s]}\n({CONTENDER_NOTE.get(c, c)})" if c not in ("sidecar", "sidecar-cache") else SCENARIOS[s]
               for s, c, _ in ratios]
     values = [r for _, _, r in ratios]
     fig, ax = plt.subplots(figsize=(10, 0.55 * len(values) + 1.6))
@@ -285,10 +371,11 @@ def main():
     for i, v in enumerate(values):
         ax.text(v + 0.01, i, f"{v:.2f}", va="center", fontsize=8)
     ax.set_xlabel("throughput ratio sidecar / nginx (same run; > 1 = sidecar faster)")
-    ax.set_title(f"ProxySidecar vs nginx — {args.started} — commit {info['commit']}", fontsize=10)
+    ax.set_title(f"{'INVALID (log check) — ' if log_failures else ''}ProxySidecar vs nginx — {args.started} — commit {info['commit']}", fontsize=10)
     fig.tight_layout()
     fig.savefig(args.out + ".png", dpi=110)
+    return 3 if log_failures else 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())
