@@ -34,7 +34,7 @@ internal sealed partial class Http2ConnectionGuard(ILogger<Http2ConnectionGuard>
     private const string ItemKey = "ProxySidecar.Http2ConnectionGuard";
 
     /// <summary>How long a held abort waits for pending output before it closes the connection anyway.</summary>
-    private static readonly TimeSpan FlushDeadline = TimeSpan.FromSeconds(1);
+    private static readonly TimeSpan FlushDeadline = TimeSpan.FromSeconds(3);
 
     /// <summary>After a connection was closed, how long its line waits for Kestrel to finish the connection's streams.</summary>
     private static readonly TimeSpan StreamsDeadline = TimeSpan.FromSeconds(5);
