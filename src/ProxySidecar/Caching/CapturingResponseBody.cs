@@ -26,7 +26,7 @@ internal enum BodyMode
 /// headers and picks a <see cref="BodyMode"/>. Captured bytes stop being kept (and the buffer is dropped)
 /// as soon as they exceed the limit, so a large body streams through without being held in memory.
 /// </summary>
-internal sealed class CapturingResponseBody : Stream, IHttpResponseBodyFeature
+internal sealed class CapturingResponseBody : WriteOnlyStream, IHttpResponseBodyFeature
 {
     private readonly IHttpResponseBodyFeature _inner;
     private readonly Func<CapturingResponseBody, BodyMode> _decide;
@@ -60,16 +60,6 @@ internal sealed class CapturingResponseBody : Stream, IHttpResponseBodyFeature
     public Stream Stream => this;
 
     public PipeWriter Writer => _writer ??= PipeWriter.Create(this, new StreamPipeWriterOptions(leaveOpen: true));
-
-    public override bool CanRead => false;
-
-    public override bool CanSeek => false;
-
-    public override bool CanWrite => true;
-
-    public override long Length => throw new NotSupportedException();
-
-    public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
 
     /// <summary>Decides now if nothing forced it yet (a response without a body).</summary>
     public BodyMode EnsureDecided()
@@ -155,18 +145,6 @@ internal sealed class CapturingResponseBody : Stream, IHttpResponseBodyFeature
 
     public override Task FlushAsync(CancellationToken cancellationToken) =>
         EnsureDecided() is BodyMode.PassThrough or BodyMode.Tee ? _inner.Stream.FlushAsync(cancellationToken) : Task.CompletedTask;
-
-    public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
-
-    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-
-    public override void SetLength(long value) => throw new NotSupportedException();
-
-    public override void Write(byte[] buffer, int offset, int count) =>
-        WriteAsync(buffer.AsMemory(offset, count), CancellationToken.None).AsTask().GetAwaiter().GetResult();
-
-    public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
-        WriteAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
 
     public override ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
     {

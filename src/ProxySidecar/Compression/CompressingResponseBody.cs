@@ -11,7 +11,7 @@ namespace ProxySidecar.Compression;
 /// every flush the app (or the forwarder) asks for reaches the client: nothing is held back beyond what the encoder
 /// needs. A response the cache answers itself passes through untouched: its stored representation is already encoded.
 /// </summary>
-internal sealed class CompressingResponseBody : Stream, IHttpResponseBodyFeature
+internal sealed class CompressingResponseBody : WriteOnlyStream, IHttpResponseBodyFeature
 {
     private readonly IHttpResponseBodyFeature _inner;
     private readonly HttpContext _context;
@@ -19,7 +19,7 @@ internal sealed class CompressingResponseBody : Stream, IHttpResponseBodyFeature
     private readonly CompressionMetrics _metrics;
     private PipeWriter? _writer;
     private Stream? _encoder;
-    private CountingStream? _counted;
+    private CountingWriteStream? _counted;
     private ContentCoding _coding;
     private bool _decided;
     private bool _finished;
@@ -39,16 +39,6 @@ internal sealed class CompressingResponseBody : Stream, IHttpResponseBodyFeature
     public Stream Stream => this;
 
     public PipeWriter Writer => _writer ??= PipeWriter.Create(this, new StreamPipeWriterOptions(leaveOpen: true));
-
-    public override bool CanRead => false;
-
-    public override bool CanSeek => false;
-
-    public override bool CanWrite => true;
-
-    public override long Length => throw new NotSupportedException();
-
-    public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
 
     public void DisableBuffering() => _inner.DisableBuffering();
 
@@ -121,18 +111,6 @@ internal sealed class CompressingResponseBody : Stream, IHttpResponseBodyFeature
 
         await _inner.Stream.FlushAsync(cancellationToken).ConfigureAwait(false);
     }
-
-    public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
-
-    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-
-    public override void SetLength(long value) => throw new NotSupportedException();
-
-    public override void Write(byte[] buffer, int offset, int count) =>
-        WriteAsync(buffer.AsMemory(offset, count), CancellationToken.None).AsTask().GetAwaiter().GetResult();
-
-    public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
-        WriteAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
 
     public override ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
     {
@@ -208,58 +186,11 @@ internal sealed class CompressingResponseBody : Stream, IHttpResponseBodyFeature
             headers.Remove(name);
         }
 
-        _counted = new CountingStream(_inner.Stream);
+        _counted = new CountingWriteStream(_inner.Stream);
         _encoder = Encoders.CreateStream(_counted, plan.Coding, _feature.Policy.Quality(plan.Coding, stored: false));
         _metrics.Served(plan.Coding, stored: false);
     }
 
     private static readonly string[] IdentityOnlyHeaders =
         [HeaderNames.ContentLength, HeaderNames.AcceptRanges, HeaderNames.ContentMD5, "Content-Digest", "Repr-Digest", "Digest"];
-
-    /// <summary>Passes writes to the response body, counting the bytes.</summary>
-    private sealed class CountingStream(Stream inner) : Stream
-    {
-        public long Written { get; private set; }
-
-        public override bool CanRead => false;
-
-        public override bool CanSeek => false;
-
-        public override bool CanWrite => true;
-
-        public override long Length => throw new NotSupportedException();
-
-        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
-
-        public override void Flush() => inner.Flush();
-
-        public override Task FlushAsync(CancellationToken cancellationToken) => inner.FlushAsync(cancellationToken);
-
-        public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
-
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-
-        public override void SetLength(long value) => throw new NotSupportedException();
-
-        public override void Write(byte[] buffer, int offset, int count)
-        {
-            Written += count;
-            inner.Write(buffer, offset, count);
-        }
-
-        public override void Write(ReadOnlySpan<byte> buffer)
-        {
-            Written += buffer.Length;
-            inner.Write(buffer);
-        }
-
-        public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
-            WriteAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
-
-        public override ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
-        {
-            Written += buffer.Length;
-            return inner.WriteAsync(buffer, cancellationToken);
-        }
-    }
 }

@@ -85,14 +85,15 @@ internal sealed class AccessLogMiddleware(
 
     private sealed class CountingBodyFeature(IHttpResponseBodyFeature inner) : IHttpResponseBodyFeature
     {
-        private CountingStream? _stream;
+        private CountingWriteStream? _stream;
         private System.IO.Pipelines.PipeWriter? _writer;
+        private long _sentFromFiles;
 
         public IHttpResponseBodyFeature Inner => inner;
 
-        public long BytesWritten { get; private set; }
+        public long BytesWritten => (_stream?.Written ?? 0) + _sentFromFiles;
 
-        public Stream Stream => _stream ??= new CountingStream(inner.Stream, this);
+        public Stream Stream => _stream ??= new CountingWriteStream(inner.Stream);
 
         public System.IO.Pipelines.PipeWriter Writer => _writer ??= System.IO.Pipelines.PipeWriter.Create(Stream, new System.IO.Pipelines.StreamPipeWriterOptions(leaveOpen: true));
 
@@ -103,7 +104,7 @@ internal sealed class AccessLogMiddleware(
         public async Task SendFileAsync(string path, long offset, long? count, CancellationToken cancellationToken = default)
         {
             await inner.SendFileAsync(path, offset, count, cancellationToken).ConfigureAwait(false);
-            BytesWritten += count ?? new FileInfo(path).Length - offset;
+            _sentFromFiles += count ?? new FileInfo(path).Length - offset;
         }
 
         public async Task CompleteAsync()
@@ -115,46 +116,6 @@ internal sealed class AccessLogMiddleware(
 
             await inner.CompleteAsync().ConfigureAwait(false);
         }
-
-        internal void Add(long count) => BytesWritten += count;
-    }
-
-    private sealed class CountingStream(Stream inner, CountingBodyFeature owner) : Stream
-    {
-        public override bool CanRead => false;
-
-        public override bool CanSeek => false;
-
-        public override bool CanWrite => true;
-
-        public override long Length => throw new NotSupportedException();
-
-        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
-
-        public override void Flush() => inner.Flush();
-
-        public override Task FlushAsync(CancellationToken cancellationToken) => inner.FlushAsync(cancellationToken);
-
-        public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
-
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-
-        public override void SetLength(long value) => throw new NotSupportedException();
-
-        public override void Write(byte[] buffer, int offset, int count)
-        {
-            inner.Write(buffer, offset, count);
-            owner.Add(count);
-        }
-
-        public override async ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
-        {
-            await inner.WriteAsync(buffer, cancellationToken).ConfigureAwait(false);
-            owner.Add(buffer.Length);
-        }
-
-        public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
-            WriteAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
     }
 }
 
