@@ -1,7 +1,9 @@
+extern alias DemoAppAssembly;
+
 using System.Diagnostics;
 using System.Net;
 using System.Text.RegularExpressions;
-using DemoApp;
+using DemoAppAssembly::DemoApp;
 using ProxySidecar.IntegrationTests.Deployment;
 using ProxySidecar.IntegrationTests.Infrastructure;
 using Xunit.Abstractions;

@@ -89,7 +89,7 @@ public sealed class HttpsPolicyTests : IAsyncLifetime, IDisposable
         await using var sidecar = await StartAsync(new());
 
         Assert.Null(sidecar.HttpRedirectAddress);
-        var addresses = sidecar.App.Urls;
+        var addresses = sidecar.Urls;
         Assert.Single(addresses, a => a.StartsWith("http://", StringComparison.Ordinal));
     }
 
