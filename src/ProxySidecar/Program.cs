@@ -21,7 +21,11 @@ void Run()
 {
     var builder = WebApplication.CreateBuilder(SidecarApplication.BuilderOptions(args));
     builder.AddProxySidecar();
-    using var app = builder.Build();
+    var app = builder.Build();
+
+    // The caller that runs this entry point in its own process stops and disposes the host it was handed, and must
+    // still reach it when start-up fails here.
+    using var owned = ownsProcess ? app : null;
     app.UseProxySidecar();
 
     // Process-wide, so here and not in UseProxySidecar: the heap is bounded by configuration, not by the machine.

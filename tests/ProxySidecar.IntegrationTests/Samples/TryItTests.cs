@@ -26,19 +26,14 @@ public sealed class TryItTests(ITestOutputHelper output)
         await demo.StartAsync();
         try
         {
-            using var temp = new TempDirectory();
-            using var ca = new TestCertificateAuthority();
-            var (certificatePath, keyPath) = ca.Issue().WriteTo(temp.Combine("tls"));
+            using var rig = SidecarRig.Create();
             await using var sidecar = await SidecarHost.StartAsync(
-                new Dictionary<string, string?>
+                rig.Settings(new Uri(demo.Urls.Single()), new Dictionary<string, string?>
                 {
-                    ["Sidecar:Upstream:Address"] = demo.Urls.Single(),
-                    ["Sidecar:Tls:CertificatePath"] = certificatePath,
-                    ["Sidecar:Tls:KeyPath"] = keyPath,
                     ["Sidecar:Admin:PurgeToken"] = PurgeToken,
                     ["Sidecar:Upstream:ProbeInterval"] = "00:00:00.200",
-                },
-                ca.Certificate);
+                }),
+                rig.TrustedCa);
             await sidecar.WaitForReadinessAsync(HttpStatusCode.OK);
 
             var printed = RunScript(new Dictionary<string, string>

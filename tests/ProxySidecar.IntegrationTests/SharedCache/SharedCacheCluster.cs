@@ -2,21 +2,15 @@ using ProxySidecar.IntegrationTests.Infrastructure;
 
 namespace ProxySidecar.IntegrationTests.SharedCache;
 
-/// <summary>One app, one test CA and certificate, optionally one redis-server: what several sidecar replicas share.</summary>
+/// <summary>One app, one rig (test CA, certificate, base settings), optionally one redis-server: what several sidecar replicas share.</summary>
 public sealed class SharedCacheCluster : IAsyncDisposable
 {
-    private readonly TempDirectory _temp;
-    private readonly TestCertificateAuthority _ca;
-    private readonly string _certificatePath;
-    private readonly string _keyPath;
+    private readonly SidecarRig _rig;
     private readonly List<SidecarHost> _sidecars = [];
 
-    private SharedCacheCluster(TempDirectory temp, TestCertificateAuthority ca, string certificatePath, string keyPath, TestUpstream upstream, RedisServer? redis)
+    private SharedCacheCluster(SidecarRig rig, TestUpstream upstream, RedisServer? redis)
     {
-        _temp = temp;
-        _ca = ca;
-        _certificatePath = certificatePath;
-        _keyPath = keyPath;
+        _rig = rig;
         Upstream = upstream;
         Redis = redis;
     }
@@ -25,30 +19,25 @@ public sealed class SharedCacheCluster : IAsyncDisposable
 
     public RedisServer? Redis { get; }
 
-    public TempDirectory Temp => _temp;
+    public TempDirectory Temp => _rig.Temp;
 
     public static async Task<SharedCacheCluster> StartAsync(bool withRedis = true)
     {
-        var temp = new TempDirectory();
-        var ca = new TestCertificateAuthority();
-        var (certificatePath, keyPath) = ca.Issue(Host).WriteTo(temp.Path);
+        var rig = SidecarRig.Create(Host);
         var upstream = await TestUpstream.StartAsync();
         var redis = withRedis ? await RedisServer.StartAsync() : null;
-        return new SharedCacheCluster(temp, ca, certificatePath, keyPath, upstream, redis);
+        return new SharedCacheCluster(rig, upstream, redis);
     }
 
     /// <summary>Settings of a replica using this cluster's Redis (or <paramref name="redisConfiguration"/>).</summary>
     public Dictionary<string, string?> Settings(bool localCache = false, string? redisConfiguration = null, string store = "Redis")
     {
-        var settings = new Dictionary<string, string?>
+        var settings = _rig.Settings(Upstream.Address, new Dictionary<string, string?>
         {
-            ["Sidecar:Upstream:Address"] = Upstream.Address.ToString(),
-            ["Sidecar:Tls:CertificatePath"] = _certificatePath,
-            ["Sidecar:Tls:KeyPath"] = _keyPath,
             ["Sidecar:Cache:Store"] = store,
             ["Sidecar:Cache:Redis:LocalCache:Enabled"] = localCache ? "true" : "false",
             ["Sidecar:Admin:PurgeToken"] = PurgeToken,
-        };
+        });
         if (store == "Redis")
         {
             settings["Sidecar:Cache:Redis:Configuration"] = redisConfiguration ?? Redis!.Configuration;
@@ -60,7 +49,7 @@ public sealed class SharedCacheCluster : IAsyncDisposable
 
     public async Task<SidecarHost> StartSidecarAsync(IDictionary<string, string?> settings, Action<Microsoft.Extensions.DependencyInjection.IServiceCollection>? configureServices = null)
     {
-        var sidecar = await SidecarHost.StartAsync(settings, _ca.Certificate, configureServices: configureServices);
+        var sidecar = await SidecarHost.StartAsync(settings, _rig.TrustedCa, configureServices: configureServices);
         _sidecars.Add(sidecar);
 
         // Until its connection is up, a replica skips Redis (requests are not held): tests start from there.
@@ -123,7 +112,6 @@ public sealed class SharedCacheCluster : IAsyncDisposable
             await Redis.DisposeAsync();
         }
 
-        _ca.Dispose();
-        _temp.Dispose();
+        _rig.Dispose();
     }
 }
