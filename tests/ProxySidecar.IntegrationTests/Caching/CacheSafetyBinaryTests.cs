@@ -65,7 +65,7 @@ public sealed class CacheSafetyBinaryTests
         };
         using var temp = new TempDirectory();
         var file = temp.Combine("sidecar.json");
-        var map = k8s.KubernetesYaml.LoadAllFromString(File.ReadAllText(Deployment.RepositoryRoot.Combine(configMap))).OfType<k8s.Models.V1ConfigMap>().First(m => m.Data?.ContainsKey("sidecar.json") == true);
+        var map = k8s.KubernetesYaml.LoadAllFromString(File.ReadAllText(Repository.RepositoryRoot.Combine(configMap))).OfType<k8s.Models.V1ConfigMap>().First(m => m.Data?.ContainsKey("sidecar.json") == true);
         await File.WriteAllTextAsync(file, map.Data["sidecar.json"]);
         using var setup = ProcessSetup.Start(upstream.Address, new Dictionary<string, string?> { ["PROXYSIDECAR_CONFIG"] = file });
         await setup.WaitForReadinessAsync();

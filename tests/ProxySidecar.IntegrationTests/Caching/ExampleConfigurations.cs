@@ -3,7 +3,7 @@ using System.Text.RegularExpressions;
 using k8s;
 using k8s.Models;
 using Microsoft.Extensions.Configuration;
-using ProxySidecar.IntegrationTests.Deployment;
+using ProxySidecar.IntegrationTests.Repository;
 
 namespace ProxySidecar.IntegrationTests.Caching;
 

@@ -2,7 +2,7 @@ using Microsoft.Extensions.DependencyInjection;
 using ProxySidecar.Compression;
 using ProxySidecar.IntegrationTests.Caching;
 using ProxySidecar.IntegrationTests.Infrastructure;
-using ProxySidecar.IntegrationTests.SharedCache;
+using ProxySidecar.IntegrationTests.Caching.Stores;
 using static ProxySidecar.IntegrationTests.Compression.CompressionTestSupport;
 
 namespace ProxySidecar.IntegrationTests.Compression;

@@ -4,7 +4,7 @@ using System.Security.Cryptography.X509Certificates;
 using System.Text.Json.Nodes;
 using Microsoft.AspNetCore.Http;
 using ProxySidecar.IntegrationTests.Infrastructure;
-using static ProxySidecar.IntegrationTests.SharedCache.SharedCacheCluster;
+using static ProxySidecar.IntegrationTests.Caching.Stores.SharedCacheCluster;
 
 namespace ProxySidecar.IntegrationTests.Hosting;
 

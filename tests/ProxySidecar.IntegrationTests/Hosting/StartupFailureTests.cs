@@ -49,9 +49,8 @@ public sealed class StartupFailureTests
     [UnprivilegedFact]
     public void CertificateUnreadable_ExitsTwoNamingThePathAndTheSetting()
     {
-        using var temp = new TempDirectory();
-        using var ca = new TestCertificateAuthority();
-        var (certificatePath, keyPath) = ca.Issue().WriteTo(temp.Combine("tls"));
+        using var rig = SidecarRig.Create();
+        var (certificatePath, keyPath) = (rig.CertificatePath, rig.KeyPath);
         File.SetUnixFileMode(certificatePath, UnixFileMode.None);
 
         using var setup = ProcessSetup.Start(

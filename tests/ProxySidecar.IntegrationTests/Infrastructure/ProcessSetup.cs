@@ -9,18 +9,19 @@ namespace ProxySidecar.IntegrationTests.Infrastructure;
 /// </summary>
 public sealed class ProcessSetup : IDisposable
 {
-    private ProcessSetup(TempDirectory temp, TestCertificateAuthority ca, int httpsPort, int adminPort, SidecarProcess process)
+    private readonly SidecarRig _rig;
+
+    private ProcessSetup(SidecarRig rig, int httpsPort, int adminPort, SidecarProcess process)
     {
-        Temp = temp;
-        Ca = ca;
+        _rig = rig;
         HttpsPort = httpsPort;
         AdminPort = adminPort;
         Process = process;
     }
 
-    public TempDirectory Temp { get; }
+    public TempDirectory Temp => _rig.Temp;
 
-    public TestCertificateAuthority Ca { get; }
+    public TestCertificateAuthority Ca => _rig.Ca;
 
     public int HttpsPort { get; }
 
@@ -28,7 +29,11 @@ public sealed class ProcessSetup : IDisposable
 
     public SidecarProcess Process { get; }
 
-    /// <summary>Starts the binary; <paramref name="environment"/> adds to or overrides the defaults (a null value removes one).</summary>
+    /// <summary>
+    /// Starts the binary with the rig's base settings as environment variables (a process cannot report the ports it
+    /// bound, so they are free ports picked here); <paramref name="environment"/> adds to or overrides them (a null
+    /// value removes one).
+    /// </summary>
     public static ProcessSetup Start(
         Uri upstream,
         IDictionary<string, string?>? environment = null,
@@ -36,28 +41,21 @@ public sealed class ProcessSetup : IDisposable
         IReadOnlyList<string>? commandPrefix = null,
         string? workingDirectory = null)
     {
-        var temp = new TempDirectory();
-        var ca = new TestCertificateAuthority();
-        var (certificatePath, keyPath) = ca.Issue().WriteTo(temp.Combine("tls"));
+        var rig = SidecarRig.Create();
         var httpsPort = FreePort.Next();
         var adminPort = FreePort.Next();
-        var all = new Dictionary<string, string?>(StringComparer.Ordinal)
+        var all = SidecarRig.AsEnvironment(rig.Settings(upstream, new Dictionary<string, string?>
         {
-            ["Sidecar__Hosting__HttpsPort"] = httpsPort.ToString(System.Globalization.CultureInfo.InvariantCulture),
-            ["Sidecar__Hosting__AdminPort"] = adminPort.ToString(System.Globalization.CultureInfo.InvariantCulture),
-            ["Sidecar__Hosting__ListenAddress"] = "127.0.0.1",
-            ["Sidecar__Hosting__AdminListenAddress"] = "127.0.0.1",
-            ["Sidecar__Upstream__Address"] = upstream.ToString(),
-            ["Sidecar__Tls__CertificatePath"] = certificatePath,
-            ["Sidecar__Tls__KeyPath"] = keyPath,
-        };
+            ["Sidecar:Hosting:HttpsPort"] = httpsPort.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            ["Sidecar:Hosting:AdminPort"] = adminPort.ToString(System.Globalization.CultureInfo.InvariantCulture),
+        }));
         foreach (var (key, value) in environment ?? new Dictionary<string, string?>())
         {
             all[key] = value;
         }
 
         var process = SidecarProcess.Start(all.Where(kv => kv.Value is not null).ToDictionary(kv => kv.Key, kv => kv.Value!), aspnetEnvironment, commandPrefix, workingDirectory);
-        return new ProcessSetup(temp, ca, httpsPort, adminPort, process);
+        return new ProcessSetup(rig, httpsPort, adminPort, process);
     }
 
     /// <summary>
@@ -119,7 +117,6 @@ public sealed class ProcessSetup : IDisposable
     public void Dispose()
     {
         Process.Dispose();
-        Ca.Dispose();
-        Temp.Dispose();
+        _rig.Dispose();
     }
 }

@@ -2,30 +2,36 @@ using System.Net;
 using System.Net.Security;
 using System.Security.Cryptography.X509Certificates;
 using System.Text.Json.Nodes;
-using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Mvc.Testing;
+using Microsoft.AspNetCore.TestHost;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 
 namespace ProxySidecar.IntegrationTests.Infrastructure;
 
 /// <summary>
-/// The real sidecar, wired exactly as Program.cs wires it (AddProxySidecar / UseProxySidecar), on real
-/// Kestrel with real TLS on 127.0.0.1 ports picked by the OS. Settings are passed as command-line
+/// The real sidecar, started by its own entry point (Program.cs: AddProxySidecar / UseProxySidecar) through
+/// <see cref="WebApplicationFactory{TEntryPoint}"/> on real Kestrel (<c>UseKestrel()</c>), with real TLS on 127.0.0.1
+/// ports picked by the OS. Settings are given with <c>UseSetting</c>, which reaches the entry point as command-line
 /// arguments, so they are visible while the builder runs, as in production.
 /// </summary>
 public sealed class SidecarHost : IAsyncDisposable
 {
-    private readonly WebApplication _app;
+    private readonly SidecarFactory _factory;
+    private readonly IHost _host;
     private readonly X509Certificate2? _trustedCa;
 
-    private SidecarHost(WebApplication app, X509Certificate2? trustedCa, Uri https, Uri admin)
+    private SidecarHost(SidecarFactory factory, IHost host, X509Certificate2? trustedCa, Uri https, Uri admin, IReadOnlyCollection<string> urls)
     {
-        _app = app;
+        _factory = factory;
+        _host = host;
         _trustedCa = trustedCa;
         HttpsAddress = https;
         AdminAddress = admin;
+        Urls = urls;
     }
 
     /// <summary>https://127.0.0.1:{port}/</summary>
@@ -37,13 +43,26 @@ public sealed class SidecarHost : IAsyncDisposable
     /// <summary>The plain-HTTP redirect listener, when Sidecar:Hosting:HttpRedirectPort was given a port.</summary>
     public Uri? HttpRedirectAddress { get; private init; }
 
-    public IServiceProvider Services => _app.Services;
+    /// <summary>Every address the server listens on.</summary>
+    public IReadOnlyCollection<string> Urls { get; }
 
-    public WebApplication App => _app;
+    public IServiceProvider Services => _host.Services;
 
     /// <summary>
-    /// Starts a sidecar. <paramref name="settings"/> are configuration keys ("Sidecar:Upstream:Address");
-    /// ports default to 0 and listeners to 127.0.0.1. <paramref name="configureServices"/> runs after the
+    /// What every in-process sidecar adds to <see cref="SidecarRig.Listeners"/>: a short drain, and logs at Warning but
+    /// for the sidecar's own (the hosts of a test run share one console).
+    /// </summary>
+    public static Dictionary<string, string?> InProcessDefaults() => SidecarRig.Merge(SidecarRig.Listeners(), new Dictionary<string, string?>
+    {
+        ["Sidecar:Hosting:DrainTimeout"] = "00:00:05",
+        ["Logging:LogLevel:Default"] = "Warning",
+        ["Logging:LogLevel:ProxySidecar"] = "Information",
+        ["Logging:LogLevel:ProxySidecar.AccessLog"] = "Warning",
+    });
+
+    /// <summary>
+    /// Starts a sidecar. <paramref name="settings"/> are configuration keys ("Sidecar:Upstream:Address") added to
+    /// <see cref="InProcessDefaults"/> (a null value removes a key). <paramref name="configureServices"/> runs after the
     /// sidecar's own registrations (to swap in a FakeTimeProvider, an in-memory exporter ...).
     /// </summary>
     public static async Task<SidecarHost> StartAsync(
@@ -52,44 +71,29 @@ public sealed class SidecarHost : IAsyncDisposable
         string environment = "Production",
         Action<IServiceCollection>? configureServices = null)
     {
-        var all = new Dictionary<string, string?>(StringComparer.OrdinalIgnoreCase)
+        var all = SidecarRig.Merge(InProcessDefaults(), settings);
+        var factory = new SidecarFactory(all, environment, configureServices);
+        factory.UseKestrel();
+        try
         {
-            ["Sidecar:Hosting:HttpsPort"] = "0",
-            ["Sidecar:Hosting:AdminPort"] = "0",
-            ["Sidecar:Hosting:ListenAddress"] = "127.0.0.1",
-            ["Sidecar:Hosting:AdminListenAddress"] = "127.0.0.1",
-            ["Sidecar:Hosting:DrainTimeout"] = "00:00:05",
-            ["Logging:LogLevel:Default"] = "Warning",
-            ["Logging:LogLevel:ProxySidecar"] = "Information",
-            ["Logging:LogLevel:ProxySidecar.AccessLog"] = "Warning",
-        };
-        foreach (var (key, value) in settings)
+            // Builds and starts the host on the entry point's thread; blocking, so off the test's thread.
+            await Task.Run(factory.StartServer);
+        }
+        catch
         {
-            all[key] = value;
+            await factory.DisposeHostAsync();
+            throw;
         }
 
-        var args = all.Where(kv => kv.Value is not null).Select(kv => $"--{kv.Key}={kv.Value}").ToArray();
-        var builder = WebApplication.CreateBuilder(new WebApplicationOptions
-        {
-            Args = args,
-            EnvironmentName = environment,
-            ContentRootPath = AppContext.BaseDirectory,
-            ApplicationName = "ProxySidecar",
-        });
-        builder.AddProxySidecar();
-        configureServices?.Invoke(builder.Services);
-        var app = builder.Build();
-        app.UseProxySidecar();
-        await app.StartAsync();
-
-        var addresses = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses;
+        var host = factory.Host!;
+        var addresses = host.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.ToList();
         var https = new Uri(addresses.Single(a => a.StartsWith("https://", StringComparison.Ordinal)));
 
         // An optional plain-HTTP redirect listener is given a fixed port by the test; the other http:// address is admin.
         var redirectPort = all.TryGetValue("Sidecar:Hosting:HttpRedirectPort", out var redirect) && int.TryParse(redirect, out var p) && p != 0 ? p : (int?)null;
         var plain = addresses.Where(a => a.StartsWith("http://", StringComparison.Ordinal)).Select(a => new Uri(a)).ToList();
         var admin = plain.Single(a => a.Port != redirectPort);
-        return new SidecarHost(app, trustedCa, https, admin)
+        return new SidecarHost(factory, host, trustedCa, https, admin, addresses)
         {
             HttpRedirectAddress = plain.SingleOrDefault(a => a.Port == redirectPort),
         };
@@ -184,19 +188,19 @@ public sealed class SidecarHost : IAsyncDisposable
     }
 
     /// <summary>Asks the host to stop, as SIGTERM does; returns the task that completes when it has.</summary>
-    public Task StopAsync() => _app.StopAsync();
+    public Task StopAsync() => _host.StopAsync();
 
     public async ValueTask DisposeAsync()
     {
         try
         {
-            await _app.StopAsync();
+            // Stops the host, then disposes it.
+            await _factory.DisposeAsync();
         }
         catch (OperationCanceledException)
         {
+            await _factory.DisposeHostAsync();
         }
-
-        await _app.DisposeAsync();
     }
 
     internal static bool ValidateAgainst(X509Certificate2? ca, X509Certificate? presented, SslPolicyErrors errors)
@@ -216,5 +220,56 @@ public sealed class SidecarHost : IAsyncDisposable
         chain.ChainPolicy.CustomTrustStore.Add(ca);
         chain.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
         return chain.Build(presented as X509Certificate2 ?? X509CertificateLoader.LoadCertificate(presented.GetRawCertData()));
+    }
+
+    /// <summary>
+    /// The sidecar's entry point under test: settings as host settings (visible before <c>builder.Build()</c>), the
+    /// executable's directory as content root, test services registered after the sidecar's own.
+    /// </summary>
+    private sealed class SidecarFactory(
+        IReadOnlyDictionary<string, string?> settings,
+        string environment,
+        Action<IServiceCollection>? configureServices) : WebApplicationFactory<Program>
+    {
+        /// <summary>The started host (WebApplicationFactory.Services does not reach it when Kestrel serves).</summary>
+        public IHost? Host { get; private set; }
+
+        /// <summary>After a failed start or stop: the host, if one was built, is disposed; nothing else is left to stop.</summary>
+        public async Task DisposeHostAsync()
+        {
+            if (Host is IAsyncDisposable host)
+            {
+                await host.DisposeAsync();
+            }
+            else
+            {
+                Host?.Dispose();
+            }
+        }
+
+        protected override void ConfigureWebHost(IWebHostBuilder builder)
+        {
+            builder.UseEnvironment(environment);
+            builder.UseContentRoot(AppContext.BaseDirectory);
+            foreach (var (key, value) in settings)
+            {
+                if (value is not null)
+                {
+                    builder.UseSetting(key, value);
+                }
+            }
+
+            if (configureServices is not null)
+            {
+                builder.ConfigureTestServices(configureServices);
+            }
+        }
+
+        protected override IHost CreateHost(IHostBuilder builder)
+        {
+            Host = builder.Build();
+            Host.Start();
+            return Host;
+        }
     }
 }

@@ -9,31 +9,29 @@ namespace ProxySidecar.IntegrationTests.Infrastructure;
 /// </summary>
 public sealed class SidecarSetup : IAsyncDisposable
 {
-    private SidecarSetup(TempDirectory temp, TestCertificateAuthority ca, IssuedCertificate issued, string certificatePath, string keyPath, TestUpstream upstream)
+    private readonly SidecarRig _rig;
+
+    private SidecarSetup(SidecarRig rig, TestUpstream upstream)
     {
-        Temp = temp;
-        Ca = ca;
-        Issued = issued;
-        CertificatePath = certificatePath;
-        KeyPath = keyPath;
+        _rig = rig;
         Upstream = upstream;
     }
 
-    public TempDirectory Temp { get; }
+    public TempDirectory Temp => _rig.Temp;
 
-    public TestCertificateAuthority Ca { get; }
+    public TestCertificateAuthority Ca => _rig.Ca;
 
-    public IssuedCertificate Issued { get; }
+    public IssuedCertificate Issued => _rig.Issued;
 
-    public string CertificatePath { get; }
+    public string CertificatePath => _rig.CertificatePath;
 
-    public string KeyPath { get; }
+    public string KeyPath => _rig.KeyPath;
 
     public TestUpstream Upstream { get; }
 
     public SidecarHost Sidecar { get; private set; } = null!;
 
-    public X509Certificate2 TrustedCa => Ca.Certificate;
+    public X509Certificate2 TrustedCa => _rig.TrustedCa;
 
     /// <summary>
     /// Starts the app and the sidecar. <paramref name="settings"/> are added to (and may override) the
@@ -48,32 +46,17 @@ public sealed class SidecarSetup : IAsyncDisposable
         DateTimeOffset? certificateNotAfter = null,
         TestUpstream? upstream = null)
     {
-        var temp = new TempDirectory();
-        var ca = new TestCertificateAuthority();
-        var issued = ca.Issue(notAfter: certificateNotAfter);
-        var (certificatePath, keyPath) = issued.WriteTo(temp.Combine("tls"));
+        var rig = SidecarRig.Create(certificateNotAfter: certificateNotAfter);
         upstream ??= await TestUpstream.StartAsync(http2Upstream);
-        var stack = new SidecarSetup(temp, ca, issued, certificatePath, keyPath, upstream);
-        var all = new Dictionary<string, string?>(StringComparer.OrdinalIgnoreCase)
-        {
-            ["Sidecar:Upstream:Address"] = upstream.Address.ToString(),
-            ["Sidecar:Tls:CertificatePath"] = certificatePath,
-            ["Sidecar:Tls:KeyPath"] = keyPath,
-        };
-        foreach (var (key, value) in settings ?? new Dictionary<string, string?>())
-        {
-            all[key] = value;
-        }
-
+        var stack = new SidecarSetup(rig, upstream);
         try
         {
-            stack.Sidecar = await SidecarHost.StartAsync(all, ca.Certificate, environment, configureServices);
+            stack.Sidecar = await SidecarHost.StartAsync(rig.Settings(upstream.Address, settings), rig.TrustedCa, environment, configureServices);
         }
         catch
         {
             await upstream.DisposeAsync();
-            ca.Dispose();
-            temp.Dispose();
+            rig.Dispose();
             throw;
         }
 
@@ -90,7 +73,6 @@ public sealed class SidecarSetup : IAsyncDisposable
         }
 
         await Upstream.DisposeAsync();
-        Ca.Dispose();
-        Temp.Dispose();
+        _rig.Dispose();
     }
 }

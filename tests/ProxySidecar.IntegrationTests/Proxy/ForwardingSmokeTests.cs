@@ -8,18 +8,9 @@ public sealed class ForwardingSmokeTests
     [Fact]
     public async Task Get_OverHttps_ReachesTheAppAndReturnsItsAnswer()
     {
-        using var temp = new TempDirectory();
-        using var ca = new TestCertificateAuthority();
-        var (certificatePath, keyPath) = ca.Issue().WriteTo(temp.Path);
+        using var rig = SidecarRig.Create();
         await using var upstream = await TestUpstream.StartAsync();
-        await using var sidecar = await SidecarHost.StartAsync(
-            new Dictionary<string, string?>
-            {
-                ["Sidecar:Upstream:Address"] = upstream.Address.ToString(),
-                ["Sidecar:Tls:CertificatePath"] = certificatePath,
-                ["Sidecar:Tls:KeyPath"] = keyPath,
-            },
-            ca.Certificate);
+        await using var sidecar = await SidecarHost.StartAsync(rig.Settings(upstream.Address), rig.TrustedCa);
         using var client = sidecar.CreateClient();
 
         using var response = await client.GetAsync(new Uri("/hello?x=1", UriKind.Relative));

@@ -132,20 +132,11 @@ public sealed class ForwardingTests
     public async Task Forward_RequestBody_IsStreamedBeforeTheClientFinishes()
     {
         // The app is a raw listener that sees the first part of the body while the client still holds the rest.
-        using var temp = new TempDirectory();
-        using var ca = new TestCertificateAuthority();
-        var (certificatePath, keyPath) = ca.Issue().WriteTo(temp.Path);
+        using var rig = SidecarRig.Create();
         using var listener = new TcpListener(IPAddress.Loopback, 0);
         listener.Start();
         var port = ((IPEndPoint)listener.LocalEndpoint).Port;
-        await using var sidecar = await SidecarHost.StartAsync(
-            new Dictionary<string, string?>
-            {
-                ["Sidecar:Upstream:Address"] = $"http://127.0.0.1:{port}",
-                ["Sidecar:Tls:CertificatePath"] = certificatePath,
-                ["Sidecar:Tls:KeyPath"] = keyPath,
-            },
-            ca.Certificate);
+        await using var sidecar = await SidecarHost.StartAsync(rig.Settings(new Uri($"http://127.0.0.1:{port}")), rig.TrustedCa);
         using var client = sidecar.CreateClient();
         var firstPartArrived = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);
         var app = Task.Run(async () =>

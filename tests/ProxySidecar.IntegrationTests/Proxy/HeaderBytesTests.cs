@@ -51,7 +51,7 @@ public sealed class HeaderBytesTests
         using var miss = await client.GetAsync(new Uri("/cached-header", UriKind.Relative));
         using var hit = await WaitForHitAsync(client, "/cached-header");
 
-        Assert.True(SharedCache.SharedCacheCluster.IsHit(hit), SharedCache.SharedCacheCluster.CacheStatus(hit));
+        Assert.True(Caching.Stores.SharedCacheCluster.IsHit(hit), Caching.Stores.SharedCacheCluster.CacheStatus(hit));
         Assert.Single(app.Received);
         Assert.Equal(Bytes(value), Bytes(HeaderValue(miss, name)));
         Assert.Equal(Bytes(value), Bytes(HeaderValue(hit, name)));
@@ -140,7 +140,7 @@ public sealed class HeaderBytesTests
         while (true)
         {
             var response = await client.GetAsync(new Uri(path, UriKind.Relative));
-            if (SharedCache.SharedCacheCluster.IsHit(response) || DateTime.UtcNow > deadline)
+            if (Caching.Stores.SharedCacheCluster.IsHit(response) || DateTime.UtcNow > deadline)
             {
                 return response;
             }

@@ -10,8 +10,7 @@ public sealed class ClientCertificateTests : IAsyncLifetime, IDisposable
 {
     private const string Header = "X-Forwarded-Client-Cert";
 
-    private readonly TempDirectory _temp = new();
-    private readonly TestCertificateAuthority _serverCa = new();
+    private readonly SidecarRig _rig = SidecarRig.Create();
     private readonly TestCertificateAuthority _clientCa = new("ProxySidecar Test Client CA");
     private readonly TestCertificateAuthority _otherCa = new("Some Other CA");
     private TestUpstream _upstream = null!;
@@ -24,8 +23,7 @@ public sealed class ClientCertificateTests : IAsyncLifetime, IDisposable
     {
         _otherCa.Dispose();
         _clientCa.Dispose();
-        _serverCa.Dispose();
-        _temp.Dispose();
+        _rig.Dispose();
     }
 
     [Fact]
@@ -113,7 +111,7 @@ public sealed class ClientCertificateTests : IAsyncLifetime, IDisposable
         await using var sidecar = await StartAsync("Require");
         using var fromOther = _otherCa.Issue("moved", clientAuth: true).ToX509();
 
-        File.WriteAllText(_temp.Combine("client-ca", "ca.crt"), _otherCa.Certificate.ExportCertificatePem());
+        File.WriteAllText(_rig.Temp.Combine("client-ca", "ca.crt"), _otherCa.Certificate.ExportCertificatePem());
         await sidecar.WaitForStatusAsync(s => s["clientCertificates"]?["lastReload"]?["result"]?.GetValue<string>() == "reloaded");
 
         using var client = sidecar.CreateClient(configureTls: tls => tls.ClientCertificates = [fromOther]);
@@ -123,20 +121,16 @@ public sealed class ClientCertificateTests : IAsyncLifetime, IDisposable
 
     private Task<SidecarHost> StartAsync(string mode)
     {
-        var (certificatePath, keyPath) = _serverCa.Issue().WriteTo(_temp.Combine("tls"));
-        var caPath = _temp.Combine("client-ca", "ca.crt");
+        var caPath = _rig.Temp.Combine("client-ca", "ca.crt");
         Directory.CreateDirectory(Path.GetDirectoryName(caPath)!);
         File.WriteAllText(caPath, _clientCa.Certificate.ExportCertificatePem());
         return SidecarHost.StartAsync(
-            new Dictionary<string, string?>
+            _rig.Settings(_upstream.Address, new Dictionary<string, string?>
             {
-                ["Sidecar:Upstream:Address"] = _upstream.Address.ToString(),
-                ["Sidecar:Tls:CertificatePath"] = certificatePath,
-                ["Sidecar:Tls:KeyPath"] = keyPath,
                 ["Sidecar:Tls:ReloadInterval"] = "00:00:00.2",
                 ["Sidecar:Tls:ClientCertificate:Mode"] = mode,
                 ["Sidecar:Tls:ClientCertificate:CaPath"] = caPath,
-            },
-            _serverCa.Certificate);
+            }),
+            _rig.TrustedCa);
     }
 }

@@ -6,8 +6,7 @@ namespace ProxySidecar.IntegrationTests.Tls;
 /// <summary>Strict-Transport-Security on HTTPS responses, and the plain-HTTP port that redirects to HTTPS.</summary>
 public sealed class HttpsPolicyTests : IAsyncLifetime, IDisposable
 {
-    private readonly TempDirectory _temp = new();
-    private readonly TestCertificateAuthority _ca = new();
+    private readonly SidecarRig _rig = SidecarRig.Create();
     private TestUpstream _upstream = null!;
 
     public async Task InitializeAsync() => _upstream = await TestUpstream.StartAsync();
@@ -16,8 +15,7 @@ public sealed class HttpsPolicyTests : IAsyncLifetime, IDisposable
 
     public void Dispose()
     {
-        _ca.Dispose();
-        _temp.Dispose();
+        _rig.Dispose();
     }
 
     [Fact]
@@ -89,7 +87,7 @@ public sealed class HttpsPolicyTests : IAsyncLifetime, IDisposable
         await using var sidecar = await StartAsync(new());
 
         Assert.Null(sidecar.HttpRedirectAddress);
-        var addresses = sidecar.App.Urls;
+        var addresses = sidecar.Urls;
         Assert.Single(addresses, a => a.StartsWith("http://", StringComparison.Ordinal));
     }
 
@@ -100,20 +98,6 @@ public sealed class HttpsPolicyTests : IAsyncLifetime, IDisposable
         return request;
     }
 
-    private Task<SidecarHost> StartAsync(Dictionary<string, string?> extra)
-    {
-        var (certificatePath, keyPath) = _ca.Issue().WriteTo(_temp.Combine("tls"));
-        var settings = new Dictionary<string, string?>
-        {
-            ["Sidecar:Upstream:Address"] = _upstream.Address.ToString(),
-            ["Sidecar:Tls:CertificatePath"] = certificatePath,
-            ["Sidecar:Tls:KeyPath"] = keyPath,
-        };
-        foreach (var (key, value) in extra)
-        {
-            settings[key] = value;
-        }
-
-        return SidecarHost.StartAsync(settings, _ca.Certificate);
-    }
+    private Task<SidecarHost> StartAsync(Dictionary<string, string?> extra) =>
+        SidecarHost.StartAsync(_rig.Settings(_upstream.Address, extra), _rig.TrustedCa);
 }

@@ -11,7 +11,6 @@ using ProxySidecar.Caching;
 using ProxySidecar.Caching.Rules;
 using ProxySidecar.Caching.Stores;
 using ProxySidecar.Telemetry;
-using ProxySidecar.Tests.SharedCache;
 
 namespace ProxySidecar.Tests.Caching.Stores;
 
