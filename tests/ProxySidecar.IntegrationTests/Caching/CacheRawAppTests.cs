@@ -41,7 +41,7 @@ public sealed class CacheRawAppTests
         Assert.Equal("tagged", await hit.Content.ReadAsStringAsync());
 
         Assert.Equal(HttpStatusCode.NotModified, sameTag.StatusCode);
-        Assert.True(SharedCache.SharedCacheCluster.IsHit(sameTag), SharedCache.SharedCacheCluster.CacheStatus(sameTag));
+        Assert.True(Stores.SharedCacheCluster.IsHit(sameTag), Stores.SharedCacheCluster.CacheStatus(sameTag));
         Assert.Equal(Bytes(ObsTextTag), Bytes(Header(sameTag, "ETag")));
         Assert.Equal(HttpStatusCode.NotModified, weakSameTag.StatusCode);
         Assert.Equal(HttpStatusCode.OK, otherByte.StatusCode);
@@ -88,7 +88,7 @@ public sealed class CacheRawAppTests
         Assert.EndsWith("\r\n\r\nfinal body", raw, StringComparison.Ordinal);
 
         // Stored as the final response alone: the hit has its body and none of the interim fields.
-        Assert.True(SharedCache.SharedCacheCluster.IsHit(hit), SharedCache.SharedCacheCluster.CacheStatus(hit));
+        Assert.True(Stores.SharedCacheCluster.IsHit(hit), Stores.SharedCacheCluster.CacheStatus(hit));
         Assert.Equal(HttpStatusCode.OK, hit.StatusCode);
         Assert.Equal("final body", await hit.Content.ReadAsStringAsync());
         Assert.False(hit.Headers.Contains("Link"));
@@ -113,7 +113,7 @@ public sealed class CacheRawAppTests
 
         Assert.Equal("</final.css>; rel=stylesheet", Header(miss, "Link"));
         Assert.Equal("</final.css>; rel=stylesheet", Header(hit, "Link"));
-        Assert.True(SharedCache.SharedCacheCluster.IsHit(hit), SharedCache.SharedCacheCluster.CacheStatus(hit));
+        Assert.True(Stores.SharedCacheCluster.IsHit(hit), Stores.SharedCacheCluster.CacheStatus(hit));
     }
 
     private static async Task<SidecarSetup> StartAsync(RawUpstream app, FakeTimeProvider time) =>
@@ -171,7 +171,7 @@ public sealed class CacheRawAppTests
         {
             var response = await client.GetAsync(new Uri(path, UriKind.Relative));
             await response.Content.LoadIntoBufferAsync();
-            if (SharedCache.SharedCacheCluster.IsHit(response) || DateTime.UtcNow > deadline)
+            if (Stores.SharedCacheCluster.IsHit(response) || DateTime.UtcNow > deadline)
             {
                 return response;
             }
