@@ -178,8 +178,7 @@ internal sealed partial class CacheWarmer : IDisposable
                 var done = progress.Done(results[i].Outcome);
                 if (done % step == 0 || done == results.Length)
                 {
-                    var c = progress.Counts();
-                    Log.Progress(_logger, done, results.Length, c.Stored, c.AlreadyCached, c.NotCacheable, c.Failed);
+                    progress.Report(done, c => Log.Progress(_logger, done, results.Length, c.Stored, c.AlreadyCached, c.NotCacheable, c.Failed));
                 }
             }).ConfigureAwait(false);
         }
@@ -414,8 +413,10 @@ internal sealed partial class CacheWarmer : IDisposable
 internal sealed class WarmUpProgress(string trigger, DateTimeOffset startedAt)
 {
     private readonly int[] _counts = new int[Enum.GetValues<WarmUpOutcome>().Length];
+    private readonly Lock _reporting = new();
     private int _total = -1;
     private int _done;
+    private int _reported;
 
     public string Trigger { get; } = trigger;
 
@@ -434,7 +435,25 @@ internal sealed class WarmUpProgress(string trigger, DateTimeOffset startedAt)
         return Interlocked.Increment(ref _done);
     }
 
-    public (int Stored, int AlreadyCached, int NotCacheable, int Failed) Counts() =>
+    /// <summary>
+    /// Reports progress at <paramref name="done"/> URLs unless a later count was reported already: workers finish in
+    /// any order, and the progress lines must not go backwards (the last one is the final count).
+    /// </summary>
+    public void Report(int done, Action<(int Stored, int AlreadyCached, int NotCacheable, int Failed)> report)
+    {
+        lock (_reporting)
+        {
+            if (done <= _reported)
+            {
+                return;
+            }
+
+            _reported = done;
+            report(Counts());
+        }
+    }
+
+    private (int Stored, int AlreadyCached, int NotCacheable, int Failed) Counts() =>
         (Volatile.Read(ref _counts[(int)WarmUpOutcome.Stored]), Volatile.Read(ref _counts[(int)WarmUpOutcome.AlreadyCached]),
          Volatile.Read(ref _counts[(int)WarmUpOutcome.NotCacheable]), Volatile.Read(ref _counts[(int)WarmUpOutcome.Failed]));
 }

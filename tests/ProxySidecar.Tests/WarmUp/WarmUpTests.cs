@@ -24,6 +24,24 @@ public sealed class WarmUpTests
         Assert.Equal(Enum.Parse<WarmUpOutcome>(expected), CacheWarmer.Classify(status, cacheStatus));
 
     [Fact]
+    public void Progress_WorkersReportingOutOfOrder_TheLastLineIsTheFinalCount()
+    {
+        var progress = new WarmUpProgress("admin", DateTimeOffset.UnixEpoch);
+        progress.Start(4);
+        var reported = new List<(int Done, int Stored, int AlreadyCached, int NotCacheable, int Failed)>();
+        progress.Done(WarmUpOutcome.Stored);
+        progress.Done(WarmUpOutcome.AlreadyCached);
+        var third = progress.Done(WarmUpOutcome.NotCacheable);
+        var fourth = progress.Done(WarmUpOutcome.Failed);
+
+        // The worker that finished fourth reports before the one that finished third.
+        progress.Report(fourth, c => reported.Add((fourth, c.Stored, c.AlreadyCached, c.NotCacheable, c.Failed)));
+        progress.Report(third, c => reported.Add((third, c.Stored, c.AlreadyCached, c.NotCacheable, c.Failed)));
+
+        Assert.Equal([(4, 1, 1, 1, 1)], reported);
+    }
+
+    [Fact]
     public void OwnCacheStatus_PicksThisCachesMemberOfTheList()
     {
         using var response = new HttpResponseMessage();
