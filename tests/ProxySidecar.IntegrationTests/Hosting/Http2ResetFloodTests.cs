@@ -20,9 +20,7 @@ public sealed class Http2ResetFloodTests
     public async Task RapidReset_GoAwayEnhanceYourCalm_OneLogLine_AppRequestsBounded()
     {
         var logs = new CapturedLogs();
-        await using var stack = await SidecarSetup.StartAsync(
-            new Dictionary<string, string?> { ["Logging:LogLevel:ProxySidecar.AccessLog"] = "Information" },
-            configureServices: logs.AddTo);
+        await using var stack = await StartWithAccessLogAsync(logs);
         await using var attacker = await RawHttp2.ConnectAsync(stack.Sidecar.HttpsAddress.Port);
 
         var pairs = await FloodAsync(attacker, maxPairs: 20_000);
@@ -52,9 +50,7 @@ public sealed class Http2ResetFloodTests
     public async Task FewResets_ConnectionGoesOn_NothingLoggedButTheAccessLog()
     {
         var logs = new CapturedLogs();
-        await using var stack = await SidecarSetup.StartAsync(
-            new Dictionary<string, string?> { ["Logging:LogLevel:ProxySidecar.AccessLog"] = "Information" },
-            configureServices: logs.AddTo);
+        await using var stack = await StartWithAccessLogAsync(logs);
         var arrived = 0;
         var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         foreach (var path in new[] { "/slow1", "/slow3", "/slow5" })
@@ -69,16 +65,7 @@ public sealed class Http2ResetFloodTests
         await using (var client = await RawHttp2.ConnectAsync(stack.Sidecar.HttpsAddress.Port))
         {
             // Three requests the client gives up on, as a browser does when the user navigates away.
-            for (var stream = 1; stream <= 5; stream += 2)
-            {
-                await client.SendAsync(RawHttp2.HeadersFrame(stream, RawHttp2.Get($"/slow{stream}", "localhost"), endStream: true));
-            }
-
-            await WaitUntilAsync(() => Volatile.Read(ref arrived) == 3);
-            for (var stream = 1; stream <= 5; stream += 2)
-            {
-                await client.SendAsync(RawHttp2.RstStreamFrame(stream));
-            }
+            await OpenThenResetAsync(client, "/slow", 3, () => Volatile.Read(ref arrived));
 
             await client.SendAsync(RawHttp2.HeadersFrame(7, RawHttp2.Get("/fine", "localhost"), endStream: true));
             var head = await client.WaitForFrameAsync(f => f.Type == Http2Frame.Headers && f.StreamId == 7, Bound);
@@ -96,9 +83,7 @@ public sealed class Http2ResetFloodTests
     public async Task ManyResetsThenTheClientCloses_TenAccessLinesAndOneInformationLineWithTheRest()
     {
         var logs = new CapturedLogs();
-        await using var stack = await SidecarSetup.StartAsync(
-            new Dictionary<string, string?> { ["Logging:LogLevel:ProxySidecar.AccessLog"] = "Information" },
-            configureServices: logs.AddTo);
+        await using var stack = await StartWithAccessLogAsync(logs);
         var arrived = 0;
         var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         stack.Upstream.Fallback = async context =>
@@ -109,16 +94,7 @@ public sealed class Http2ResetFloodTests
         await using (var client = await RawHttp2.ConnectAsync(stack.Sidecar.HttpsAddress.Port))
         {
             // Fifteen requests a load generator gives up on when it stops.
-            for (var stream = 1; stream <= 29; stream += 2)
-            {
-                await client.SendAsync(RawHttp2.HeadersFrame(stream, RawHttp2.Get($"/pending{stream}", "localhost"), endStream: true));
-            }
-
-            await WaitUntilAsync(() => Volatile.Read(ref arrived) == 15);
-            for (var stream = 1; stream <= 29; stream += 2)
-            {
-                await client.SendAsync(RawHttp2.RstStreamFrame(stream));
-            }
+            await OpenThenResetAsync(client, "/pending", 15, () => Volatile.Read(ref arrived));
         }
 
         var line = await logs.WaitForAsync(e => e.Category == GuardCategory, Bound);
@@ -128,6 +104,30 @@ public sealed class Http2ResetFloodTests
         Assert.Equal(122, line.EventId.Id);
         Assert.Equal(5L, line["UnloggedResetRequests"]);
         Assert.Equal(10, logs.Category(AccessLogCategory).Count(e => (int?)e["Status"] == 499));
+    }
+
+    /// <summary>A sidecar with its access log on, its log lines captured.</summary>
+    private static Task<SidecarSetup> StartWithAccessLogAsync(CapturedLogs logs) => SidecarSetup.StartAsync(
+        new Dictionary<string, string?> { ["Logging:LogLevel:ProxySidecar.AccessLog"] = "Information" },
+        configureServices: logs.AddTo);
+
+    /// <summary>
+    /// Opens <paramref name="count"/> requests (streams 1, 3, ..., paths <paramref name="prefix"/>{stream}), waits until
+    /// the app has all of them, then resets every one.
+    /// </summary>
+    private static async Task OpenThenResetAsync(RawHttp2 client, string prefix, int count, Func<int> arrived)
+    {
+        var last = (2 * count) - 1;
+        for (var stream = 1; stream <= last; stream += 2)
+        {
+            await client.SendAsync(RawHttp2.HeadersFrame(stream, RawHttp2.Get($"{prefix}{stream}", "localhost"), endStream: true));
+        }
+
+        await WaitUntilAsync(() => arrived() == count);
+        for (var stream = 1; stream <= last; stream += 2)
+        {
+            await client.SendAsync(RawHttp2.RstStreamFrame(stream));
+        }
     }
 
     /// <summary>HEADERS and RST_STREAM pairs, 50 at a time, until the server closes the connection; the pairs sent.</summary>
