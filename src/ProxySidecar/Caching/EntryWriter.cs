@@ -14,7 +14,7 @@ internal sealed class EntryWriter(HttpCacheStore store, RequestCoalescer coalesc
     /// <summary>An entry and its stored bytes (the entry is their decoded twin).</summary>
     public readonly record struct Built(CacheEntry Entry, byte[] Bytes);
 
-    /// <summary>An entry freshened by a 304; <see cref="Storable"/> false when the merged headers no longer allow storing it.</summary>
+    /// <summary>An entry freshened by a 304; <see cref="Storable"/> false when the merged headers, as an answer to this request, may not be stored.</summary>
     public readonly record struct Freshened(CacheEntry Entry, byte[] Bytes, bool Storable, string? Detail);
 
     public static Built Build(UpstreamExchange exchange, ReadOnlyMemory<byte> body)
@@ -54,14 +54,23 @@ internal sealed class EntryWriter(HttpCacheStore store, RequestCoalescer coalesc
             merged[name] = value;
         }
 
-        var decision = StorageDecision.Evaluate(stale.Status, merged, RequestCredentials.None, requestNoStore: false, exchange.Rule, policy, exchange.RequestTimeMs, exchange.ResponseTimeMs);
+        // Judged as a response to this request: a 304 to a request with credentials (a HEAD answer, a refresh carrying
+        // the client's cookies) is this requester's unless it says it may be shared, and a Set-Cookie on it (never
+        // stored itself) still makes it personal.
+        if (notModified.TryGetValue(HeaderNames.SetCookie, out var setCookie))
+        {
+            merged[HeaderNames.SetCookie] = setCookie;
+        }
 
-        // Not storable any more (or only for validation): stale from now on, with the windows it had.
+        var decision = StorageDecision.Evaluate(stale.Status, merged, exchange.Credentials, requestNoStore: false, exchange.Rule, policy, exchange.RequestTimeMs, exchange.ResponseTimeMs);
+
+        // Not storable: the client is answered with the merged headers, stale from now on with the windows it had, and the
+        // stored entry stays as it was.
         var applied = decision.Store
             ? decision with { VaryNames = stale.VaryNames }
             : new StorageDecision(false, decision.Detail, decision.ResponseReason, 0, 0, stale.StaleWhileRevalidateMs, stale.StaleIfErrorMs, stale.Flags, stale.VaryNames);
         var (bytes, entry) = Entry(exchange, applied, stale.Primary, stale.VariantHash, stale.Status, stale.Tags, [.. headers], stale.Body);
-        return new Freshened(entry, bytes, decision.Store || !decision.ResponseReason, decision.Detail);
+        return new Freshened(entry, bytes, decision.Store, decision.Detail);
     }
 
     private static (byte[] Bytes, CacheEntry Entry) Entry(UpstreamExchange exchange, StorageDecision decision, string primary, string variantHash, int status, string[] tags, KeyValuePair<string, StringValues>[] headers, ReadOnlyMemory<byte> body) =>

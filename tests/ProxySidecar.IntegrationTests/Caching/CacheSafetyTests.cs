@@ -108,6 +108,121 @@ public sealed class CacheSafetyTests
     }
 
     [Fact]
+    public async Task Revalidation_ForACookieRequest_TheUsers304IsNotStoredForOthers()
+    {
+        await using var host = await CacheTestHost.StartAsync();
+        host.Upstream.Map("/shared", SharedPageWhose304IsPersonal(host));
+        using (var first = await host.GetAsync("/shared"))
+        {
+            Assert.Equal("shared page", first.Body());
+        }
+
+        await host.WaitUntilStoredAsync("/shared");
+        host.Time.Advance(TimeSpan.FromSeconds(2));
+
+        // The stale shared entry may answer Bob; the app's 304 to his revalidation carries his own header and no
+        // "public", so it is his answer only.
+        using var bob = await host.GetAsync("/shared", r => r.Headers.Add("Cookie", "session=bob"));
+        await host.WaitUntilStoredAsync("/shared");
+        using var anonymous = await host.GetAsync("/shared");
+
+        Assert.Equal("shared page", bob.Body());
+        Assert.Equal("session=bob", bob.Header("X-User"));
+        Assert.Contains("detail=credentials", bob.CacheStatus(), StringComparison.Ordinal);
+        Assert.Equal("shared page", anonymous.Body());
+        Assert.Contains("; hit", anonymous.CacheStatus(), StringComparison.Ordinal);
+        Assert.Null(anonymous.Header("X-User"));
+    }
+
+    [Fact]
+    public async Task HeadWithACookie_DoesNotFreshenTheStoredGetWithThatUsersHeaders()
+    {
+        await using var host = await CacheTestHost.StartAsync();
+        host.Upstream.Map("/shared", SharedPageWhose304IsPersonal(host));
+        using (var first = await host.GetAsync("/shared"))
+        {
+            Assert.Equal("shared page", first.Body());
+        }
+
+        await host.WaitUntilStoredAsync("/shared");
+        host.Time.Advance(TimeSpan.FromSeconds(2));
+
+        using var bobsHead = await host.SendAsync(HttpMethod.Head, "/shared", r => r.Headers.Add("Cookie", "session=bob"));
+        await host.WaitUntilStoredAsync("/shared");
+        using var anonymous = await host.GetAsync("/shared");
+
+        Assert.Equal("session=bob", bobsHead.Header("X-User"));
+        Assert.Equal("shared page", anonymous.Body());
+        Assert.Null(anonymous.Header("X-User"));
+    }
+
+    [Fact]
+    public async Task Revalidation_304WithSetCookie_DoesNotFreshenTheStoredEntry()
+    {
+        await using var host = await CacheTestHost.StartAsync();
+        var notModified = 0;
+        host.Upstream.Map("/shared", async context =>
+        {
+            context.Response.Headers.ETag = "\"v1\"";
+            context.Response.Headers.Date = host.HttpDate(TimeSpan.Zero);
+            if (context.Request.Headers.IfNoneMatch == "\"v1\"")
+            {
+                Interlocked.Increment(ref notModified);
+                context.Response.StatusCode = StatusCodes.Status304NotModified;
+                context.Response.Headers.CacheControl = "public, max-age=60";
+                context.Response.Headers.SetCookie = "session=new-visitor";
+                return;
+            }
+
+            context.Response.Headers.CacheControl = "public, max-age=1";
+            await context.Response.WriteAsync("shared page");
+        });
+        using (var first = await host.GetAsync("/shared"))
+        {
+            Assert.Equal("shared page", first.Body());
+        }
+
+        await host.WaitUntilStoredAsync("/shared");
+        host.Time.Advance(TimeSpan.FromSeconds(2));
+
+        using var revalidated = await host.GetAsync("/shared");
+        using var next = await host.GetAsync("/shared");
+
+        Assert.Contains("detail=set-cookie", revalidated.CacheStatus(), StringComparison.Ordinal);
+        Assert.DoesNotContain("; hit", next.CacheStatus(), StringComparison.Ordinal);
+        Assert.Null(next.Header("Set-Cookie"));
+        Assert.Equal(2, Volatile.Read(ref notModified));
+    }
+
+    /// <summary>
+    /// A public page with a validator, fresh for one second; revalidated, the app answers 304 with max-age=60 (no
+    /// "public") and, for a request with a cookie, an X-User header naming it.
+    /// </summary>
+    private static RequestDelegate SharedPageWhose304IsPersonal(CacheTestHost host) => async context =>
+    {
+        context.Response.Headers.ETag = "\"v1\"";
+        context.Response.Headers.Date = host.HttpDate(TimeSpan.Zero);
+        if (context.Request.Headers.IfNoneMatch == "\"v1\"" || HttpMethods.IsHead(context.Request.Method))
+        {
+            if (context.Request.Headers.Cookie.Count > 0)
+            {
+                context.Response.Headers["X-User"] = context.Request.Headers.Cookie.ToString();
+            }
+
+            if (!HttpMethods.IsHead(context.Request.Method))
+            {
+                context.Response.StatusCode = StatusCodes.Status304NotModified;
+            }
+
+            context.Response.Headers.CacheControl = "max-age=60";
+            return;
+        }
+
+        context.Response.Headers.CacheControl = "public, max-age=1";
+        await context.Response.WriteAsync("shared page");
+    };
+
+    [Fact]
     public async Task Get_CookieRequest_IsNotAnsweredFromAnEntryStoredForAnonymousRequests()
     {
         await using var host = await CacheTestHost.StartAsync();
