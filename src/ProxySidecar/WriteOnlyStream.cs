@@ -35,10 +35,8 @@ internal abstract class WriteOnlyStream : Stream
 /// <summary>Passes writes on to <paramref name="inner"/>, counting the bytes it took.</summary>
 internal sealed class CountingWriteStream(Stream inner) : WriteOnlyStream
 {
-    private long _written;
-
-    /// <summary>Bytes written through this stream so far.</summary>
-    public long Written => Interlocked.Read(ref _written);
+    /// <summary>Bytes written through this stream so far (a response body has one writer at a time).</summary>
+    public long Written { get; private set; }
 
     public override void Flush() => inner.Flush();
 
@@ -49,12 +47,12 @@ internal sealed class CountingWriteStream(Stream inner) : WriteOnlyStream
     public override void Write(ReadOnlySpan<byte> buffer)
     {
         inner.Write(buffer);
-        Interlocked.Add(ref _written, buffer.Length);
+        Written += buffer.Length;
     }
 
     public override async ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
     {
         await inner.WriteAsync(buffer, cancellationToken).ConfigureAwait(false);
-        Interlocked.Add(ref _written, buffer.Length);
+        Written += buffer.Length;
     }
 }
