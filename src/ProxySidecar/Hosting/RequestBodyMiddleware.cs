@@ -222,8 +222,6 @@ internal sealed class RequestBufferBudget(IOptions<HostingOptions> options)
 
     public long Held => Interlocked.Read(ref _held);
 
-    public long Max => _max;
-
     /// <summary>Requests answered 503 because the budget was used up.</summary>
     public long Refused => Interlocked.Read(ref _refused);
 
