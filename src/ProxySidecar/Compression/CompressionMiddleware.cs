@@ -26,12 +26,14 @@ internal sealed class CompressionMiddleware(RequestDelegate next, CompressionPol
             return next(context);
         }
 
-        var mapped = EncodedValidators.MapRequest(request.Headers);
+        // Upgrades (WebSockets) carry no body to compress: they pass untouched, their validators included.
         if (context.Features.Get<IHttpUpgradeFeature>() is { IsUpgradableRequest: true }
             || context.Features.Get<IHttpExtendedConnectFeature>() is { IsExtendedConnect: true })
         {
             return next(context);
         }
+
+        var mapped = EncodedValidators.MapRequest(request.Headers);
 
         var feature = new CompressionFeature(policy, rule, Compressibility.Accepted(request), Compressibility.HasCredentials(context), mapped);
         context.Features.Set(feature);
