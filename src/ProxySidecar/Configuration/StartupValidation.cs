@@ -27,6 +27,7 @@ internal static class StartupValidation
         Check<Limits.LimitsOptions>(services, failures);
         Check<Compression.CompressionOptions>(services, failures);
         Check<WarmUp.WarmUpOptions>(services, failures);
+        Check<Telemetry.TelemetryOptions>(services, failures);
 
         // Every section is listed above, each checked on its own, so that one bad section never hides another's
         // problems. Anything else registered with ValidateOnStart is checked here only when all the above passed

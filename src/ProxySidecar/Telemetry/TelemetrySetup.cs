@@ -30,6 +30,14 @@ internal static class TelemetrySetup
         "System.Runtime",                        // dotnet.gc.*, dotnet.process.cpu.time, dotnet.thread_pool.* ...
     ];
 
+    /// <summary>The instruments <see cref="TelemetryOptions.InFlightMetrics"/> turns on: each moves on every request.</summary>
+    public static readonly string[] InFlightInstruments =
+    [
+        "http.server.active_requests",   // +1 and -1 per request
+        "http.client.active_requests",   // +1 and -1 per call to the app
+        "http.client.open_connections",  // idle -> active -> idle per call to the app: four updates
+    ];
+
     private static readonly string ServiceVersion =
         typeof(TelemetrySetup).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "unknown";
 
@@ -40,6 +48,7 @@ internal static class TelemetrySetup
         var otlp = OtlpSettings.Read(builder.Configuration);
 
         services.AddSingleton(otlp);
+        services.AddOptions<TelemetryOptions>().BindConfiguration(TelemetryOptions.Section);
         services.AddSingleton<SidecarMetrics>();
         services.AddSingleton<PrometheusScraper>();
         services.AddSingleton<IAdminEndpoint, MetricsEndpoint>();
@@ -55,6 +64,15 @@ internal static class TelemetrySetup
             .WithMetrics(metrics =>
             {
                 metrics.AddMeter(Meters);
+                if (!InFlightMetricsAsked(builder.Configuration))
+                {
+                    // A dropped instrument is not listened to at all: its updates cost the request nothing.
+                    foreach (var name in InFlightInstruments)
+                    {
+                        metrics.AddView(name, MetricStreamConfiguration.Drop);
+                    }
+                }
+
                 metrics.AddInstrumentation(sp => sp.GetRequiredService<SidecarMetrics>());
                 metrics.AddReader(sp => sp.GetRequiredService<PrometheusScraper>().Reader);
                 if (otlp.Metrics)
@@ -83,6 +101,13 @@ internal static class TelemetrySetup
                 });
         }
     }
+
+    /// <summary>
+    /// Read while the meter provider is set up, before the options are bound: a value that is not a boolean counts as
+    /// false here, and start-up validation then refuses it with every other bad setting.
+    /// </summary>
+    private static bool InFlightMetricsAsked(ConfigurationManager configuration) =>
+        bool.TryParse(configuration[TelemetryOptions.Section + ":" + nameof(TelemetryOptions.InFlightMetrics)], out var asked) && asked;
 
     /// <summary>
     /// Tracing instrumentation without an exporter: a server span per public request, a client span per

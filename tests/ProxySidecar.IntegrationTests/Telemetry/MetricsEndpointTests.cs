@@ -37,6 +37,32 @@ public sealed partial class MetricsEndpointTests
         Assert.Contains("kestrel_active_connections", text, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task Metrics_InFlightGauges_OnlyWhenAskedFor(bool asked)
+    {
+        var settings = asked ? new Dictionary<string, string?> { ["Sidecar:Telemetry:InFlightMetrics"] = "true" } : null;
+        await using var rig = await TelemetryRig.StartAsync(settings);
+        await rig.Sidecar.WaitForReadinessAsync(HttpStatusCode.OK);
+        using var client = rig.CreateClient();
+        for (var i = 0; i < 2; i++)
+        {
+            using var response = await client.GetAsync(new Uri($"/inflight/{i}", UriKind.Relative));
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        }
+
+        var text = await ScrapeAsync(rig);
+
+        // The rest of the set is there either way.
+        Assert.Equal(2, Sum(text, "http_server_request_duration_seconds_count"));
+        Assert.True(Sum(text, "http_client_request_duration_seconds_count") >= 2, "the calls to the app are measured");
+        foreach (var gauge in new[] { "http_server_active_requests", "http_client_active_requests", "http_client_open_connections" })
+        {
+            Assert.Equal(asked, text.Split('\n').Any(l => l.StartsWith(gauge + "{", StringComparison.Ordinal) || l.StartsWith(gauge + " ", StringComparison.Ordinal)));
+        }
+    }
+
     [Fact]
     public async Task Metrics_AdminRequests_AreNotCountedAsServerTraffic()
     {
