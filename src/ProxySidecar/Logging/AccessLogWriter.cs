@@ -1,8 +1,6 @@
 using System.Buffers;
 using System.Diagnostics;
-using System.Globalization;
 using System.Net;
-using System.Text.Json;
 using System.Threading.Channels;
 
 namespace ProxySidecar.Logging;
@@ -42,7 +40,7 @@ internal sealed class StdoutAccessLogSink : IAccessLogSink, IDisposable
 
 /// <summary>
 /// The access log's own writer. The request only queues its values (no formatting, no lock, no I/O); one
-/// thread formats them with <see cref="Utf8JsonWriter"/> into the same JSON line shape as every other log
+/// thread formats them (<see cref="AccessLogFormat"/>) into the same JSON line shape as every other log
 /// line and writes them in batches of whole lines, each write at most <see cref="MaxWrite"/> bytes so that
 /// on a pipe it is atomic and never splits another writer's line. The queue is bounded: when stdout cannot
 /// keep up, lines are dropped and counted rather than slowing requests down or growing memory.
@@ -55,28 +53,6 @@ internal sealed class AccessLogWriter : IDisposable
     internal const int MaxWrite = 4096;
 
     internal const int Capacity = 8192;
-    private static readonly JsonEncodedText TimestampName = JsonEncodedText.Encode("Timestamp");
-    private static readonly JsonEncodedText EventIdName = JsonEncodedText.Encode("EventId");
-    private static readonly JsonEncodedText LogLevelName = JsonEncodedText.Encode("LogLevel");
-    private static readonly JsonEncodedText CategoryName = JsonEncodedText.Encode("Category");
-    private static readonly JsonEncodedText MessageName = JsonEncodedText.Encode("Message");
-    private static readonly JsonEncodedText StateName = JsonEncodedText.Encode("State");
-    private static readonly JsonEncodedText ScopesName = JsonEncodedText.Encode("Scopes");
-    private static readonly JsonEncodedText MethodName = JsonEncodedText.Encode("Method");
-    private static readonly JsonEncodedText PathName = JsonEncodedText.Encode("Path");
-    private static readonly JsonEncodedText ProtocolName = JsonEncodedText.Encode("Protocol");
-    private static readonly JsonEncodedText StatusName = JsonEncodedText.Encode("Status");
-    private static readonly JsonEncodedText DurationName = JsonEncodedText.Encode("DurationMs");
-    private static readonly JsonEncodedText BytesName = JsonEncodedText.Encode("Bytes");
-    private static readonly JsonEncodedText CacheResultName = JsonEncodedText.Encode("CacheResult");
-    private static readonly JsonEncodedText ClientName = JsonEncodedText.Encode("Client");
-    private static readonly JsonEncodedText SpanIdName = JsonEncodedText.Encode("SpanId");
-    private static readonly JsonEncodedText TraceIdName = JsonEncodedText.Encode("TraceId");
-    private static readonly JsonEncodedText ConnectionIdName = JsonEncodedText.Encode("ConnectionId");
-    private static readonly JsonEncodedText RequestPathName = JsonEncodedText.Encode("RequestPath");
-    private static readonly JsonEncodedText RequestIdName = JsonEncodedText.Encode("RequestId");
-    private static readonly JsonEncodedText InformationValue = JsonEncodedText.Encode("Information");
-    private static readonly JsonEncodedText CategoryValue = JsonEncodedText.Encode(Category);
 
     private readonly IAccessLogSink _sink;
     private readonly Channel<AccessLogEntry> _queue = Channel.CreateBounded<AccessLogEntry>(
@@ -129,113 +105,19 @@ internal sealed class AccessLogWriter : IDisposable
         _thread?.Join(TimeSpan.FromSeconds(2));
     }
 
-    /// <summary>Formats one entry as a JSON line (with its trailing newline).</summary>
-    internal static void Format(in AccessLogEntry entry, Utf8JsonWriter json, IBufferWriter<byte> output)
-    {
-        Span<char> text = stackalloc char[64];
-        json.WriteStartObject();
-        entry.Timestamp.UtcDateTime.TryFormat(text, out var length, "yyyy-MM-ddTHH:mm:ss.fffZ", CultureInfo.InvariantCulture);
-        json.WriteString(TimestampName, text[..length]);
-        json.WriteNumber(EventIdName, 1);
-        json.WriteString(LogLevelName, InformationValue);
-        json.WriteString(CategoryName, CategoryValue);
-        WriteMessage(entry, json);
-        json.WriteStartObject(StateName);
-        json.WriteString(MethodName, entry.Method);
-        json.WriteString(PathName, entry.Path);
-        json.WriteString(ProtocolName, entry.Protocol);
-        json.WriteNumber(StatusName, entry.Status);
-        json.WriteNumber(DurationName, entry.DurationMs);
-        json.WriteNumber(BytesName, entry.Bytes);
-        json.WriteString(CacheResultName, entry.CacheResult);
-        json.WriteString(ClientName, entry.Client is { } client && client.TryFormat(text, out var written) ? text[..written] : "-");
-        json.WriteEndObject();
-        json.WriteStartArray(ScopesName);
-        if (entry.TraceId != default)
-        {
-            json.WriteStartObject();
-            json.WriteString(SpanIdName, entry.SpanId.ToHexString());
-            json.WriteString(TraceIdName, entry.TraceId.ToHexString());
-            json.WriteEndObject();
-        }
-
-        json.WriteStartObject();
-        json.WriteString(ConnectionIdName, entry.ConnectionId);
-        json.WriteEndObject();
-        json.WriteStartObject();
-        json.WriteString(RequestPathName, entry.Path);
-        json.WriteString(RequestIdName, entry.RequestId);
-        json.WriteEndObject();
-        json.WriteEndArray();
-        json.WriteEndObject();
-        json.Flush();
-        output.Write("\n"u8);
-    }
-
-    /// <summary>"{Method} {Path} {Protocol} {Status} {DurationMs}ms {Bytes}B cache={CacheResult} client={Client}".</summary>
-    private static void WriteMessage(in AccessLogEntry entry, Utf8JsonWriter json)
-    {
-        var length = entry.Method.Length + entry.Path.Length + entry.Protocol.Length + entry.CacheResult.Length + 128;
-        var rented = ArrayPool<char>.Shared.Rent(length);
-        try
-        {
-            var message = rented.AsSpan();
-            var at = 0;
-            Append(message, ref at, entry.Method);
-            Append(message, ref at, " ");
-            Append(message, ref at, entry.Path);
-            Append(message, ref at, " ");
-            Append(message, ref at, entry.Protocol);
-            Append(message, ref at, " ");
-            entry.Status.TryFormat(message[at..], out var n, provider: CultureInfo.InvariantCulture);
-            at += n;
-            Append(message, ref at, " ");
-            entry.DurationMs.TryFormat(message[at..], out n, provider: CultureInfo.InvariantCulture);
-            at += n;
-            Append(message, ref at, "ms ");
-            entry.Bytes.TryFormat(message[at..], out n, provider: CultureInfo.InvariantCulture);
-            at += n;
-            Append(message, ref at, "B cache=");
-            Append(message, ref at, entry.CacheResult);
-            Append(message, ref at, " client=");
-            if (entry.Client is { } client && client.TryFormat(message[at..], out n))
-            {
-                at += n;
-            }
-            else
-            {
-                Append(message, ref at, "-");
-            }
-
-            json.WriteString(MessageName, message[..at]);
-        }
-        finally
-        {
-            ArrayPool<char>.Shared.Return(rented);
-        }
-    }
-
-    private static void Append(Span<char> destination, ref int at, string value)
-    {
-        value.CopyTo(destination[at..]);
-        at += value.Length;
-    }
-
     private void Run()
     {
         var line = new ArrayBufferWriter<byte>(1024);
         var batch = new byte[MaxWrite];
         var batched = 0;
         var batchedLines = 0;
-        using var json = new Utf8JsonWriter(line, new JsonWriterOptions { Indented = false, SkipValidation = true });
         var reader = _queue.Reader;
         while (WaitForLines(reader))
         {
             while (reader.TryRead(out var entry))
             {
                 line.ResetWrittenCount();
-                json.Reset(line);
-                Format(entry, json, line);
+                AccessLogFormat.Format(entry, line);
                 var formatted = line.WrittenSpan;
                 if (batched + formatted.Length > MaxWrite && batched > 0)
                 {

@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Collections.Concurrent;
 using System.Diagnostics;
+using System.Globalization;
 using System.Net;
 using System.Text;
 using System.Text.Json;
@@ -45,6 +46,59 @@ public sealed class AccessLogWriterTests
         Assert.Equal("b7ad6b7169203331", scopes[0].GetProperty("SpanId").GetString());
         Assert.Equal("0HNQBEJ50OAFD", scopes[1].GetProperty("ConnectionId").GetString());
         Assert.Equal("0HNQBEJ50OAFD:00000001", scopes[2].GetProperty("RequestId").GetString());
+    }
+
+    /// <summary>
+    /// The formatter writes what Utf8JsonWriter (the console logger's writer, default encoder) writes for the same
+    /// shape, byte for byte: plain paths, every character the encoder escapes, non-ASCII, long paths, odd numbers.
+    /// </summary>
+    [Theory]
+    [InlineData("/items/1")]
+    [InlineData("/")]
+    [InlineData("/a\"b\\c\u0001d\u001f\u007f")]
+    [InlineData("/html/<script>&'+`x`</script>")]
+    [InlineData("/a<b")]
+    [InlineData("/a>b")]
+    [InlineData("/a&b")]
+    [InlineData("/a'b")]
+    [InlineData("/a+b")]
+    [InlineData("/a`b")]
+    [InlineData("/a\u007fb")]
+    [InlineData("/a\u00a0b")]
+    [InlineData("/caf\u00e9/\u65e5\u672c/\ud83d\ude00/\u2028\u2029")]
+    [InlineData("/q?a=1&b=%20c d~_-.!$()*,;=:@")]
+    [InlineData("/lone/\ud800/end")]
+    public void Format_IsByteForByteWhatUtf8JsonWriterWrites(string path)
+    {
+        var durations = new[] { 0.0, 0.001, 0.5, 3.214, 12.07, 1234.567, 98765432.1, 1e-7 };
+        var clients = new IPAddress?[] { IPAddress.Parse("10.1.2.3"), IPAddress.IPv6Loopback, IPAddress.Parse("fe80::1%3"), IPAddress.Parse("::ffff:10.0.0.1"), null };
+        var i = 0;
+        foreach (var duration in durations)
+        {
+            foreach (var client in clients)
+            {
+                var traced = i++ % 2 == 0;
+                var entry = new AccessLogEntry(
+                    new DateTimeOffset(2026, 1 + (i % 12), 1 + (i % 28), i % 24, i % 60, (i * 7) % 60, (i * 37) % 1000, TimeSpan.Zero),
+                    i % 3 == 0 ? "PROPFIND" : "GET",
+                    i % 5 == 0 ? path + new string('x', 3000) : path,
+                    i % 2 == 0 ? "HTTP/1.1" : "HTTP/2",
+                    i % 4 == 0 ? 499 : 200,
+                    duration,
+                    i % 3 == 0 ? long.MaxValue : i * 1000L,
+                    i % 2 == 0 ? "hit" : "none",
+                    client,
+                    traced ? TraceId : default,
+                    traced ? SpanId : default,
+                    "0HNQBEJ50OAFD",
+                    "0HNQBEJ50OAFD:0000000" + (i % 10));
+
+                var output = new ArrayBufferWriter<byte>();
+                AccessLogFormat.Format(entry, output);
+
+                Assert.Equal(Encoding.UTF8.GetString(ReferenceFormat(entry)), Encoding.UTF8.GetString(output.WrittenSpan));
+            }
+        }
     }
 
     [Fact]
@@ -143,9 +197,57 @@ public sealed class AccessLogWriterTests
     private static string FormatToString(AccessLogEntry entry)
     {
         var output = new ArrayBufferWriter<byte>();
-        using var json = new Utf8JsonWriter(output);
-        AccessLogWriter.Format(entry, json, output);
+        AccessLogFormat.Format(entry, output);
         return Encoding.UTF8.GetString(output.WrittenSpan);
+    }
+
+    /// <summary>The line as Utf8JsonWriter writes it: the reference the formatter must match.</summary>
+    private static byte[] ReferenceFormat(in AccessLogEntry entry)
+    {
+        var output = new ArrayBufferWriter<byte>();
+        using (var json = new Utf8JsonWriter(output))
+        {
+            json.WriteStartObject();
+            json.WriteString("Timestamp", entry.Timestamp.UtcDateTime.ToString("yyyy-MM-ddTHH:mm:ss.fffZ", CultureInfo.InvariantCulture));
+            json.WriteNumber("EventId", 1);
+            json.WriteString("LogLevel", "Information");
+            json.WriteString("Category", "ProxySidecar.AccessLog");
+            var client = entry.Client?.ToString() ?? "-";
+            json.WriteString("Message", string.Create(
+                CultureInfo.InvariantCulture,
+                $"{entry.Method} {entry.Path} {entry.Protocol} {entry.Status} {entry.DurationMs}ms {entry.Bytes}B cache={entry.CacheResult} client={client}"));
+            json.WriteStartObject("State");
+            json.WriteString("Method", entry.Method);
+            json.WriteString("Path", entry.Path);
+            json.WriteString("Protocol", entry.Protocol);
+            json.WriteNumber("Status", entry.Status);
+            json.WriteNumber("DurationMs", entry.DurationMs);
+            json.WriteNumber("Bytes", entry.Bytes);
+            json.WriteString("CacheResult", entry.CacheResult);
+            json.WriteString("Client", client);
+            json.WriteEndObject();
+            json.WriteStartArray("Scopes");
+            if (entry.TraceId != default)
+            {
+                json.WriteStartObject();
+                json.WriteString("SpanId", entry.SpanId.ToHexString());
+                json.WriteString("TraceId", entry.TraceId.ToHexString());
+                json.WriteEndObject();
+            }
+
+            json.WriteStartObject();
+            json.WriteString("ConnectionId", entry.ConnectionId);
+            json.WriteEndObject();
+            json.WriteStartObject();
+            json.WriteString("RequestPath", entry.Path);
+            json.WriteString("RequestId", entry.RequestId);
+            json.WriteEndObject();
+            json.WriteEndArray();
+            json.WriteEndObject();
+        }
+
+        output.Write("\n"u8);
+        return output.WrittenSpan.ToArray();
     }
 
     private sealed class RecordingSink : IAccessLogSink
