@@ -68,8 +68,10 @@ internal sealed class CacheMetrics
     /// <summary>Span attributes on the current request's activity.</summary>
     public static void Annotate(string result, string? keyHash, long? ageSeconds, long? ttlSeconds)
     {
+        // Only a span someone records gets the tags: without a tracer (no exporter) ASP.NET Core still starts its
+        // request Activity for the trace context and the log scopes, and tags on it would be work no one reads.
         var activity = Activity.Current;
-        if (activity is null)
+        if (activity is null || !activity.IsAllDataRequested || !activity.Source.HasListeners())
         {
             return;
         }
