@@ -10,6 +10,9 @@ internal readonly record struct EncodingPlan(bool Vary, ContentCoding Coding)
     public static readonly EncodingPlan None = new(false, ContentCoding.Identity);
 }
 
+/// <summary>Compression's conclusion about a stored entry under one policy snapshot and rule.</summary>
+internal sealed record EntryVerdict(CompressionPolicy Policy, CompressionRule Rule, bool Allows);
+
 /// <summary>
 /// Compression's view of one request, set by <see cref="CompressionMiddleware"/> for the cache to read: the policy
 /// snapshot and rule, the coding the client accepts (identity when the request rules compression out), whether the
@@ -48,8 +51,16 @@ internal sealed class CompressionFeature
     /// The plan for a stored entry. A stored entry is shared by construction (it may answer other requests), so it holds
     /// nothing one user's credentials unlocked and is compressed whatever the request carries.
     /// </summary>
-    public EncodingPlan PlanFor(CacheEntry entry)
+    public EncodingPlan PlanFor(CacheEntry entry) => Allows(entry) ? new EncodingPlan(true, Accepted) : EncodingPlan.None;
+
+    /// <summary>Whether the stored response may be compressed under this policy and rule: worked out on the first hit, then kept on the entry.</summary>
+    private bool Allows(CacheEntry entry)
     {
+        if (entry.CompressionVerdict is EntryVerdict verdict && ReferenceEquals(verdict.Policy, Policy) && ReferenceEquals(verdict.Rule, Rule))
+        {
+            return verdict.Allows;
+        }
+
         string? contentType = null;
         var contentEncoding = false;
         var contentRange = false;
@@ -74,12 +85,9 @@ internal sealed class CompressionFeature
             }
         }
 
-        if (!Compressibility.ResponseAllows(entry.Status, contentType, contentEncoding, contentRange, noTransform, entry.Body.Length, Policy, Rule))
-        {
-            return EncodingPlan.None;
-        }
-
-        return new EncodingPlan(true, Accepted);
+        var allows = Compressibility.ResponseAllows(entry.Status, contentType, contentEncoding, contentRange, noTransform, entry.Body.Length, Policy, Rule);
+        entry.CompressionVerdict = new EntryVerdict(Policy, Rule, allows);
+        return allows;
     }
 
     /// <summary>The plan for a response passing through, from its status and headers as they start.</summary>

@@ -114,3 +114,49 @@ public sealed class CompressibilityTests
         Assert.Equal(expected, headers.Vary.ToString());
     }
 }
+
+/// <summary>The plan for a stored entry: worked out once per policy snapshot and kept on the entry for the next hits.</summary>
+public sealed class StoredEntryPlanTests
+{
+    [Fact]
+    public void PlanFor_StoredEntry_FollowsANewPolicySnapshot()
+    {
+        var entry = new ProxySidecar.Caching.Stores.CacheEntry
+        {
+            Kind = ProxySidecar.Caching.Stores.RecordKind.Response,
+            VaryNames = [],
+            Status = 200,
+            Headers = [new("Content-Type", "text/html")],
+            Body = new byte[2048],
+        };
+        var compressing = new CompressionPolicy(new CompressionOptions { MinimumBytes = 100 });
+        var larger = new CompressionPolicy(new CompressionOptions { MinimumBytes = 4096 });
+
+        // Twice under one snapshot (the second from what the entry keeps), then a snapshot that rules it out, then back.
+        Assert.Equal(new EncodingPlan(true, ContentCoding.Brotli), Plan(compressing, entry));
+        Assert.Equal(new EncodingPlan(true, ContentCoding.Brotli), Plan(compressing, entry));
+        Assert.Equal(EncodingPlan.None, Plan(larger, entry));
+        Assert.Equal(new EncodingPlan(true, ContentCoding.Brotli), Plan(compressing, entry));
+    }
+
+    [Fact]
+    public void PlanFor_StoredEntry_EachEntryHasItsOwnVerdict()
+    {
+        var policy = new CompressionPolicy(new CompressionOptions { MinimumBytes = 100 });
+        var html = new ProxySidecar.Caching.Stores.CacheEntry
+        {
+            Kind = ProxySidecar.Caching.Stores.RecordKind.Response, VaryNames = [], Status = 200, Headers = [new("Content-Type", "text/html")], Body = new byte[2048],
+        };
+        var png = new ProxySidecar.Caching.Stores.CacheEntry
+        {
+            Kind = ProxySidecar.Caching.Stores.RecordKind.Response, VaryNames = [], Status = 200, Headers = [new("Content-Type", "image/png")], Body = new byte[2048],
+        };
+
+        Assert.Equal(new EncodingPlan(true, ContentCoding.Brotli), Plan(policy, html));
+        Assert.Equal(EncodingPlan.None, Plan(policy, png));
+        Assert.Equal(new EncodingPlan(true, ContentCoding.Brotli), Plan(policy, html));
+    }
+
+    private static EncodingPlan Plan(CompressionPolicy policy, ProxySidecar.Caching.Stores.CacheEntry entry) =>
+        new CompressionFeature(policy, policy.Default, ContentCoding.Brotli, credentials: false, mappedTags: null).PlanFor(entry);
+}

@@ -73,6 +73,12 @@ internal sealed class CacheEntry
 
     public ReadOnlyMemory<byte> Body { get; init; }
 
+    /// <summary>
+    /// What compression concluded from this entry's status and headers under one policy snapshot, kept for the next hit
+    /// (the entry never changes; a new snapshot concludes again). Not part of the record: never stored or compared.
+    /// </summary>
+    internal object? CompressionVerdict { get; set; }
+
     public bool NoCache => (Flags & FlagNoCache) != 0;
 
     public bool MustRevalidate => (Flags & FlagMustRevalidate) != 0;
