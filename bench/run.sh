@@ -376,6 +376,11 @@ scenario_contenders() {
       c="nginx-cache"
       if [ "$FLOOR" = 1 ]; then for build in $FLOOR_BUILDS; do c="$c floor-$build-cache"; done; fi
       echo "$c sidecar-cache" ;;
+    newconn-*)
+      # the floor of the sidecar's own build: what a resumed TLS connection costs Kestrel + YARP alone
+      c="nginx"
+      if [ "$FLOOR" = 1 ] && [[ " $FLOOR_BUILDS " == *" $BUILD "* ]]; then c="$c floor-$BUILD"; fi
+      echo "$c sidecar" ;;
     new*) echo "nginx sidecar" ;;
     *)
       c="nginx"
@@ -484,7 +489,7 @@ banner() {
     per_round=$((per_round + n))
   done
   measurements=$((per_round * ROUNDS))
-  startup=$((STARTS * ($([ "$AOT" = 1 ] && echo 3 || echo 4) + 3)))
+  startup=$((STARTS * ($([ "$AOT" = 1 ] && echo 3 || echo 4) + 3 + $([ "$FLOOR" = 1 ] && echo 2 || echo 0))))
   # ~1 s per measurement for the tools, the counters and the progress line; ~15 s to start the contenders
   seconds=$((startup + 15 + $(echo "$contenders" | wc -w) * (WARMUP + 1) + per_round * WARMUP_EACH + measurements * (DURATION + 1) + 10))
   if [ "$SKIP_BUILD" != 1 ]; then
@@ -543,6 +548,13 @@ main() {
     --url "https://127.0.0.1:$STARTUP_PORT/1k.bin" --cwd "$PUBLISH" \
     --env "$(sidecar_env startup "$STARTUP_PORT" "$((ADMIN_BASE + 9))")" -- $(sidecar_cmd "$PUBLISH") \
     >> "$RUN/startup.jsonl"
+  if [ "$FLOOR" = 1 ] && [[ " $FLOOR_BUILDS " == *" $BUILD "* ]]; then
+    # shellcheck disable=SC2046
+    "$PYTHON" "$BENCH_DIR/lib/startup.py" --runs "$STARTS" --cpu "$SERVER_CPU" --name "floor ($BUILD)" \
+      --url "https://127.0.0.1:$STARTUP_PORT/1k.bin" --cwd "${FLOOR_PUBLISH[$BUILD]}" \
+      --env "$(sidecar_env startup "$STARTUP_PORT" "$((ADMIN_BASE + 9))") Sidecar__Cache__Enabled=false" \
+      -- $(sidecar_cmd "${FLOOR_PUBLISH[$BUILD]}") >> "$RUN/startup.jsonl"
+  fi
   write_nginx_conf nginx-startup proxy "$STARTUP_PORT"
   "$PYTHON" "$BENCH_DIR/lib/startup.py" --runs "$STARTS" --cpu "$SERVER_CPU" --name nginx \
     --url "https://127.0.0.1:$STARTUP_PORT/1k.bin" --cwd "$RUN" --env "" -- \
