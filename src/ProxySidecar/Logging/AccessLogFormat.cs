@@ -14,17 +14,23 @@ namespace ProxySidecar.Logging;
 /// </summary>
 internal static class AccessLogFormat
 {
-    /// <summary>The longest the line's fixed parts, numbers and identifiers can be; the strings come on top.</summary>
-    private const int FixedBytes = 512;
+    /// <summary>
+    /// More than the line's fixed parts, numbers, identifiers and client address can take (the names and constants
+    /// ~300 bytes, the message's own text and numbers at most <see cref="MessageExtraChars"/>); the strings come on top.
+    /// </summary>
+    private const int FixedBytes = 1024;
+
+    /// <summary>What the message adds to its strings: separators, units, numbers and the client address.</summary>
+    private const int MessageExtraChars = 256;
 
     /// <summary>Formats one entry as a JSON line (with its trailing newline).</summary>
     public static void Format(in AccessLogEntry entry, IBufferWriter<byte> output)
     {
-        var stringChars = entry.Method.Length + entry.Path.Length + entry.Protocol.Length + entry.CacheResult.Length
-            + entry.ConnectionId.Length + entry.RequestId.Length;
-
-        // Each string appears escaped at most 6 bytes per character (\uXXXX); the path appears three times.
-        var line = new Line(output, FixedBytes + (6 * (stringChars + (2 * entry.Path.Length))));
+        // Every string escaped takes at most 6 bytes a character (\uXXXX). The path is written three times (the
+        // message, State, the request scope); method, protocol and cache result twice (the message and State).
+        var stringChars = (2 * (entry.Method.Length + entry.Protocol.Length + entry.CacheResult.Length))
+            + (3 * entry.Path.Length) + entry.ConnectionId.Length + entry.RequestId.Length;
+        var line = new Line(output, FixedBytes + (6 * stringChars));
         line.Write("{\"Timestamp\":\""u8);
         line.WriteTimestamp(entry.Timestamp.UtcDateTime);
         line.Write("\",\"EventId\":1,\"LogLevel\":\"Information\",\"Category\":\"ProxySidecar.AccessLog\",\"Message\":"u8);
@@ -69,7 +75,7 @@ internal static class AccessLogFormat
     /// <summary>"{Method} {Path} {Protocol} {Status} {DurationMs}ms {Bytes}B cache={CacheResult} client={Client}".</summary>
     private static void WriteMessage(ref Line line, in AccessLogEntry entry)
     {
-        var length = entry.Method.Length + entry.Path.Length + entry.Protocol.Length + entry.CacheResult.Length + 128;
+        var length = entry.Method.Length + entry.Path.Length + entry.Protocol.Length + entry.CacheResult.Length + MessageExtraChars;
         char[]? rented = null;
         var message = length <= 512 ? stackalloc char[length] : (rented = ArrayPool<char>.Shared.Rent(length));
         try

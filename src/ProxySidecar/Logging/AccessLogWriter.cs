@@ -117,7 +117,18 @@ internal sealed class AccessLogWriter : IDisposable
             while (reader.TryRead(out var entry))
             {
                 line.ResetWrittenCount();
-                AccessLogFormat.Format(entry, line);
+                try
+                {
+                    AccessLogFormat.Format(entry, line);
+                }
+                catch (Exception error) when (error is ArgumentException or IndexOutOfRangeException)
+                {
+                    // A line that cannot be formatted is dropped and counted; it never stops the writer (whose end
+                    // would end the process).
+                    Interlocked.Increment(ref _dropped);
+                    continue;
+                }
+
                 var formatted = line.WrittenSpan;
                 if (batched + formatted.Length > MaxWrite && batched > 0)
                 {

@@ -101,6 +101,34 @@ public sealed class AccessLogWriterTests
         }
     }
 
+    /// <summary>
+    /// Every string at its longest escaped form (6 bytes a character), the ones written twice or three times
+    /// included, and the widest numbers and client address: the line still fits the buffer it asked for.
+    /// </summary>
+    [Fact]
+    public void Format_LongestEscapedStringsAndWidestNumbers_FitAndMatchUtf8JsonWriter()
+    {
+        var entry = new AccessLogEntry(
+            DateTimeOffset.MaxValue,
+            new string('<', 3000),
+            "/" + new string('\u00e9', 5000),
+            new string('+', 2000),
+            int.MinValue,
+            -1.7976931348623157E+308,
+            long.MinValue,
+            new string('&', 2000),
+            IPAddress.Parse("fe80:1234:5678:9abc:def0:1234:5678:9abc%4294967295"),
+            TraceId,
+            SpanId,
+            new string('\'', 500),
+            new string('"', 500));
+        var output = new ExactBufferWriter();
+
+        AccessLogFormat.Format(entry, output);
+
+        Assert.Equal(Encoding.UTF8.GetString(ReferenceFormat(entry)), Encoding.UTF8.GetString(output.WrittenSpan));
+    }
+
     [Fact]
     public void Format_PathWithQuotesAndControlCharacters_IsEscapedJson()
     {
@@ -248,6 +276,25 @@ public sealed class AccessLogWriterTests
 
         output.Write("\n"u8);
         return output.WrittenSpan.ToArray();
+    }
+
+    /// <summary>Hands out exactly the size asked for, so that a line longer than its size hint fails instead of fitting by luck.</summary>
+    private sealed class ExactBufferWriter : IBufferWriter<byte>
+    {
+        private byte[] _buffer = [];
+        private int _written;
+
+        public ReadOnlySpan<byte> WrittenSpan => _buffer.AsSpan(0, _written);
+
+        public void Advance(int count) => _written += count;
+
+        public Memory<byte> GetMemory(int sizeHint = 0)
+        {
+            Array.Resize(ref _buffer, _written + Math.Max(sizeHint, 1));
+            return _buffer.AsMemory(_written);
+        }
+
+        public Span<byte> GetSpan(int sizeHint = 0) => GetMemory(sizeHint).Span;
     }
 
     private sealed class RecordingSink : IAccessLogSink
