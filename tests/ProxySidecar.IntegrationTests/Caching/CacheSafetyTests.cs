@@ -111,14 +111,7 @@ public sealed class CacheSafetyTests
     public async Task Revalidation_ForACookieRequest_TheUsers304IsNotStoredForOthers()
     {
         await using var host = await CacheTestHost.StartAsync();
-        host.Upstream.Map("/shared", SharedPageWhose304IsPersonal(host));
-        using (var first = await host.GetAsync("/shared"))
-        {
-            Assert.Equal("shared page", first.Body());
-        }
-
-        await host.WaitUntilStoredAsync("/shared");
-        host.Time.Advance(TimeSpan.FromSeconds(2));
+        await StoreTheSharedPageAndLetItGoStaleAsync(host);
 
         // The stale shared entry may answer Bob; the app's 304 to his revalidation carries his own header and no
         // "public", so it is his answer only.
@@ -138,14 +131,7 @@ public sealed class CacheSafetyTests
     public async Task HeadWithACookie_DoesNotFreshenTheStoredGetWithThatUsersHeaders()
     {
         await using var host = await CacheTestHost.StartAsync();
-        host.Upstream.Map("/shared", SharedPageWhose304IsPersonal(host));
-        using (var first = await host.GetAsync("/shared"))
-        {
-            Assert.Equal("shared page", first.Body());
-        }
-
-        await host.WaitUntilStoredAsync("/shared");
-        host.Time.Advance(TimeSpan.FromSeconds(2));
+        await StoreTheSharedPageAndLetItGoStaleAsync(host);
 
         using var bobsHead = await host.SendAsync(HttpMethod.Head, "/shared", r => r.Headers.Add("Cookie", "session=bob"));
         await host.WaitUntilStoredAsync("/shared");
@@ -154,6 +140,19 @@ public sealed class CacheSafetyTests
         Assert.Equal("session=bob", bobsHead.Header("X-User"));
         Assert.Equal("shared page", anonymous.Body());
         Assert.Null(anonymous.Header("X-User"));
+    }
+
+    /// <summary>The shared page, fetched without credentials and stored, then stale: the next request revalidates it.</summary>
+    private static async Task StoreTheSharedPageAndLetItGoStaleAsync(CacheTestHost host)
+    {
+        host.Upstream.Map("/shared", SharedPageWhose304IsPersonal(host));
+        using (var first = await host.GetAsync("/shared"))
+        {
+            Assert.Equal("shared page", first.Body());
+        }
+
+        await host.WaitUntilStoredAsync("/shared");
+        host.Time.Advance(TimeSpan.FromSeconds(2));
     }
 
     [Fact]

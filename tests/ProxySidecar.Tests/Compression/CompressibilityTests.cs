@@ -134,7 +134,10 @@ public sealed class StoredEntryPlanTests
 
         // Twice under one snapshot (the second from what the entry keeps), then a snapshot that rules it out, then back.
         Assert.Equal(new EncodingPlan(true, ContentCoding.Brotli), Plan(compressing, entry));
+        var kept = entry.CompressionVerdict;
+        Assert.NotNull(kept);
         Assert.Equal(new EncodingPlan(true, ContentCoding.Brotli), Plan(compressing, entry));
+        Assert.Same(kept, entry.CompressionVerdict);
         Assert.Equal(EncodingPlan.None, Plan(larger, entry));
         Assert.Equal(new EncodingPlan(true, ContentCoding.Brotli), Plan(compressing, entry));
     }
